@@ -1,0 +1,3 @@
+"""watchd: a monitoring and alerting daemon for managed hosting."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,44 @@
+"""Exceptions that cross module boundaries.
+
+    WatchdError
+    ├── ConfigError        one or more config problems, each with file, line, key path and message
+    └── ParamError         a built-in source's parameters are wrong (raised by source factories,
+                           turned into ConfigError problems by `config`)
+
+A check that cannot run is never an exception: it is an UNKNOWN/CRITICAL CheckResult with a reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class WatchdError(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    file: str
+    path: str  # dotted key path, e.g. "checks.load.interval"
+    message: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = self.file + (f":{self.line}" if self.line else "")
+        return f"{where}: {self.path or '<top>'}: {self.message}"
+
+
+class ConfigError(WatchdError):
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class ParamError(WatchdError):
+    """Raised by a source factory: `key` is relative to the check's own mapping."""
+
+    def __init__(self, key: str, message: str) -> None:
+        self.key = key
+        self.message = message
+        super().__init__(f"{key}: {message}")

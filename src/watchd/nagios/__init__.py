@@ -1,0 +1,1 @@
+"""The Nagios plugin API: threshold ranges, perfdata and plugin output, as Nagios Core 4 reads them."""

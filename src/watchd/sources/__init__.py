@@ -1,0 +1,43 @@
+"""Sources produce CheckResults: plugins, probes, resource samplers, fleet peers.
+
+Every source has one async method, `run(timeout)`, and returns a CheckResult whatever happens:
+a failure to check is a result with a reason, never an exception.
+
+A built-in check type registers a factory in `SOURCE_TYPES`: it receives the check's name and its
+type-specific keys (everything in the check's mapping that is not a common scheduling key) and
+returns a Source, or raises ParamError naming the bad key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from watchd.model import CheckResult
+
+
+class Source(Protocol):
+    async def run(self, timeout: float) -> CheckResult: ...
+
+
+@dataclass(frozen=True, slots=True)
+class BuildContext:
+    """What a factory may need beyond the check's own keys."""
+
+    host: str
+    config_dir: str
+    secrets_dir: str | None = None
+
+
+SourceFactory = Callable[[str, Mapping[str, Any], BuildContext], Source]
+
+SOURCE_TYPES: dict[str, SourceFactory] = {}
+
+
+def register(type_name: str) -> Callable[[SourceFactory], SourceFactory]:
+    def deco(factory: SourceFactory) -> SourceFactory:
+        SOURCE_TYPES[type_name] = factory
+        return factory
+
+    return deco
