@@ -60,9 +60,7 @@ class Plugin:
     ) -> State:
         """Record a perfdata item; return its state under the thresholds (OK without)."""
         t = thresholds or Thresholds()
-        self.perfdata.append(
-            PerfDatum(label, value, uom, _text(t.warn), _text(t.crit), min, max)
-        )
+        self.perfdata.append(PerfDatum(label, value, uom, _text(t.warn), _text(t.crit), min, max))
         return State.OK if value is None else t.evaluate(value)
 
     def add_line(self, line: str) -> None:

@@ -1,9 +1,9 @@
 """Plugin output and exit status, interpreted as Nagios Core 4 does.
 
-    SUMMARY | PERFDATA
-    LONG OUTPUT LINE 1
-    LONG OUTPUT LINE N | PERFDATA LINE 2
-    PERFDATA LINE 3
+SUMMARY | PERFDATA
+LONG OUTPUT LINE 1
+LONG OUTPUT LINE N | PERFDATA LINE 2
+PERFDATA LINE 3
 """
 
 from __future__ import annotations

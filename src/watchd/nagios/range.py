@@ -1,10 +1,10 @@
 """Threshold ranges per the Nagios plugin development guidelines.
 
-    10      alert if x < 0 or x > 10
-    10:     alert if x < 10
-    ~:10    alert if x > 10
-    10:20   alert if x < 10 or x > 20
-    @10:20  alert if 10 <= x <= 20
+10      alert if x < 0 or x > 10
+10:     alert if x < 10
+~:10    alert if x > 10
+10:20   alert if x < 10 or x > 20
+@10:20  alert if 10 <= x <= 20
 """
 
 from __future__ import annotations
@@ -77,7 +77,9 @@ class Thresholds:
     warn: Range | None = None
     crit: Range | None = None
 
-    def __init__(self, warn: Range | str | float | None = None, crit: Range | str | float | None = None) -> None:
+    def __init__(
+        self, warn: Range | str | float | None = None, crit: Range | str | float | None = None
+    ) -> None:
         object.__setattr__(self, "warn", _as_range(warn))
         object.__setattr__(self, "crit", _as_range(crit))
 
@@ -89,7 +91,7 @@ class Thresholds:
         return State.OK
 
     def state(self, value: float) -> str:
-        """"OK", "WARNING" or "CRITICAL"; critical is tested first."""
+        """ "OK", "WARNING" or "CRITICAL"; critical is tested first."""
         return self.evaluate(value).name
 
 

@@ -1,0 +1,168 @@
+"""Load `watchd.yaml` plus `conf.d/*.yaml` beside it, validate into a typed, frozen `Config`.
+
+Every problem is collected and raised together in one ConfigError: file, line, key path, message.
+Unknown keys are errors. Defaults are documented in docs/configuration.md.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import socket
+from dataclasses import replace
+from typing import Any
+
+import yaml
+
+from watchd.config import reader as r
+from watchd.config.checks import read_check, read_defaults
+from watchd.config.model import CheckConfig, Config, LogConfig, SchedulerConfig
+from watchd.config.yamlfile import LineDict, load_yaml
+from watchd.errors import ConfigError, Problem
+from watchd.sources import BuildContext
+
+__all__ = ["CheckConfig", "Config", "ConfigError", "default_config_path", "default_data_dir", "load"]
+
+DEFAULT_PLUGIN_DIRS = (
+    "/usr/lib/nagios/plugins",
+    "/usr/lib/monitoring-plugins",
+    "/usr/local/lib/watchd/checks",
+)
+# Sections a conf.d file may add to; keys inside them must not repeat across files.
+_MERGED_SECTIONS = ("checks", "macros")
+
+
+def default_config_path() -> str:
+    return os.environ.get("WATCHD_CONFIG", "/etc/watchd/watchd.yaml")
+
+
+def default_data_dir() -> str:
+    """systemd's StateDirectory, /var/lib/watchd for root, else the XDG state directory."""
+    if os.environ.get("STATE_DIRECTORY"):
+        return os.environ["STATE_DIRECTORY"].split(":")[0]
+    if os.geteuid() == 0:
+        return "/var/lib/watchd"
+    base = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
+    return os.path.join(base, "watchd")
+
+
+def load(path: str) -> Config:
+    """Read and validate the configuration; raise ConfigError listing every problem."""
+    problems: list[Problem] = []
+    path = os.path.abspath(path)
+    doc = _read_file(path, problems)
+    files = [path]
+    if doc is None and not problems:
+        doc = LineDict()
+        doc.file, doc.lines = path, {}
+    confd = os.path.join(os.path.dirname(path), "conf.d")
+    for extra in sorted(glob.glob(os.path.join(confd, "*.yaml"))):
+        files.append(extra)
+        part = _read_file(extra, problems)
+        if part is not None and isinstance(doc, dict):
+            _merge(doc, part, extra, problems)
+    if doc is None:
+        raise ConfigError(problems)
+    config = _build(doc, path, problems)
+    if problems:
+        raise ConfigError(problems)
+    assert config is not None
+    return replace(config, files=tuple(files))
+
+
+def _read_file(path: str, problems: list[Problem]) -> Any:
+    try:
+        return load_yaml(path)
+    except FileNotFoundError:
+        problems.append(Problem(path, "", "file not found"))
+    except OSError as exc:
+        problems.append(Problem(path, "", f"cannot read: {exc.strerror}"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problems.append(Problem(path, "", f"invalid YAML: {getattr(exc, 'problem', None) or exc}", line))
+    return None
+
+
+def _merge(doc: dict[str, Any], part: Any, file: str, problems: list[Problem]) -> None:
+    if part is None:
+        return
+    if not isinstance(part, dict):
+        problems.append(Problem(file, "", "must be a mapping"))
+        return
+    for section, value in part.items():
+        line = part.lines.get(section) if isinstance(part, LineDict) else None
+        if section not in _MERGED_SECTIONS:
+            problems.append(
+                Problem(file, section, f"conf.d files may only contain {', '.join(_MERGED_SECTIONS)}", line)
+            )
+            continue
+        if not isinstance(value, dict):
+            problems.append(Problem(file, section, "must be a mapping", line))
+            continue
+        target = doc.setdefault(section, LineDict())
+        if not isinstance(target, dict):
+            continue  # reported when the main file's section is read
+        for key, item in value.items():
+            if key in target:
+                first = getattr(target, "file", "?")
+                first = getattr(target.get(key), "file", first)
+                problems.append(
+                    Problem(file, f"{section}.{key}", f"already defined in {first}", value.lines.get(key))
+                )
+            else:
+                target[key] = item
+                if isinstance(target, LineDict) and isinstance(value, LineDict):
+                    target.lines.setdefault(key, value.lines.get(key, 0))
+
+
+def _build(doc: Any, path: str, problems: list[Problem]) -> Config | None:
+    top = r.Reader(doc, "", problems, path)
+    if not top.ok:
+        return None
+    config_dir = os.path.dirname(path)
+    host = top.get("host", r.string, socket.gethostname())
+    data_dir = top.get("data_dir", r.string, "") or default_data_dir()
+    data_dir = os.path.normpath(os.path.join(config_dir, os.path.expanduser(data_dir)))
+    dirs = top.get("plugin_dirs", r.string_list, DEFAULT_PLUGIN_DIRS)
+    plugin_dirs = tuple(os.path.normpath(os.path.join(config_dir, os.path.expanduser(d))) for d in dirs)
+
+    log_rd = top.child("log")
+    log = LogConfig(
+        level=log_rd.get("level", r.one_of("debug", "info", "warning", "error"), "info"),
+        format=log_rd.get("format", r.one_of("auto", "json", "console"), "auto"),
+    )
+    log_rd.finish()
+
+    sched_rd = top.child("scheduler")
+    sd = SchedulerConfig()
+    scheduler = SchedulerConfig(
+        max_concurrent=sched_rd.get("max_concurrent", r.positive_int, sd.max_concurrent),
+        kill_grace=sched_rd.get("kill_grace", r.duration, sd.kill_grace),
+        shutdown_grace=sched_rd.get("shutdown_grace", r.duration, sd.shutdown_grace),
+        state_flush_interval=sched_rd.get("state_flush_interval", r.duration, sd.state_flush_interval),
+    )
+    sched_rd.finish()
+
+    macros = {
+        "HOSTNAME": host,
+        "HOSTADDRESS": "127.0.0.1",
+        **{f"USER{i + 1}": d for i, d in enumerate(plugin_dirs[:1])},
+    }
+    user_macros = top.get("macros", r.string_map, {})
+    for name in user_macros:
+        if not name.isupper() or not name.replace("_", "").isalnum():
+            top.problem(f"macros.{name}", "macro names are upper case letters, digits and _")
+    macros.update(user_macros)
+
+    defaults = read_defaults(top.child("defaults"))
+    ctx = BuildContext(host=host, config_dir=config_dir)
+    checks: dict[str, CheckConfig] = {}
+    checks_rd = top.child("checks")
+    for name in list(checks_rd.data):
+        checks_rd.mark_read(name)
+        cfg = read_check(str(name), checks_rd.child(name), defaults, macros, plugin_dirs, ctx)
+        if cfg is not None:
+            checks[str(name)] = cfg
+    top.finish()
+    return Config(host, data_dir, plugin_dirs, log, scheduler, checks)

@@ -1,0 +1,152 @@
+"""The `checks` section: scheduling keys common to every check, and the per-type part."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from watchd.config import reader as r
+from watchd.config.model import CheckConfig
+from watchd.errors import ParamError
+from watchd.model import State
+from watchd.sources import SOURCE_TYPES, BuildContext
+from watchd.sources.plugin import BASE_ENV, PluginSource, resolve_executable
+
+_MACRO = re.compile(r"\$([A-Z][A-Z0-9_]*)?\$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
+
+
+@dataclass(frozen=True, slots=True)
+class CheckDefaults:
+    interval: float = 60.0
+    retry_interval: float = 15.0
+    max_attempts: int = 3
+    timeout: float = 60.0
+    timeout_state: State = State.CRITICAL
+    output_limit: int = 65536
+    flap_detection: bool = True
+    flap_low: float = 5.0
+    flap_high: float = 20.0
+
+
+def read_defaults(rd: r.Reader) -> CheckDefaults:
+    d = CheckDefaults()
+    out = CheckDefaults(
+        interval=rd.get("interval", r.duration, d.interval),
+        retry_interval=rd.get("retry_interval", r.duration, d.retry_interval),
+        max_attempts=rd.get("max_attempts", r.positive_int, d.max_attempts),
+        timeout=rd.get("timeout", r.duration, d.timeout),
+        timeout_state=rd.get("timeout_state", r.state, d.timeout_state),
+        output_limit=rd.get("output_limit", r.positive_int, d.output_limit),
+        flap_detection=rd.get("flap_detection", r.boolean, d.flap_detection),
+        flap_low=rd.get("flap_low", _percent, d.flap_low),
+        flap_high=rd.get("flap_high", _percent, d.flap_high),
+    )
+    rd.finish()
+    return out
+
+
+def _percent(value: Any) -> float:
+    v = r.number(value)
+    if not 0 <= v <= 100:
+        raise ValueError(f"expected a percentage between 0 and 100, not {value!r}")
+    return v
+
+
+def substitute_macros(item: str, macros: Mapping[str, str]) -> str:
+    """Replace $NAME$ inside one argv item; `$$` is a literal dollar. Unknown macros are errors."""
+
+    def repl(m: re.Match[str]) -> str:
+        name = m.group(1)
+        if name is None:
+            return "$"
+        if name not in macros:
+            raise ValueError(f"unknown macro ${name}$ (known: {', '.join(sorted(macros))})")
+        return macros[name]
+
+    return _MACRO.sub(repl, item)
+
+
+def read_check(
+    name: str,
+    rd: r.Reader,
+    defaults: CheckDefaults,
+    macros: Mapping[str, str],
+    plugin_dirs: tuple[str, ...],
+    ctx: BuildContext,
+) -> CheckConfig | None:
+    if not _NAME.match(name):
+        rd.problem(None, "check names use letters, digits and _ . : - (and start with a letter or digit)")
+    check_type = rd.get("type", r.string, "plugin" if rd.has("command") or not rd.has("type") else "")
+    common = dict(
+        interval=rd.get("interval", r.duration, defaults.interval),
+        retry_interval=rd.get("retry_interval", r.duration, defaults.retry_interval),
+        max_attempts=rd.get("max_attempts", r.positive_int, defaults.max_attempts),
+        timeout=rd.get("timeout", r.duration, defaults.timeout),
+        timeout_state=rd.get("timeout_state", r.state, defaults.timeout_state),
+        output_limit=rd.get("output_limit", r.positive_int, defaults.output_limit),
+        flap_detection=rd.get("flap_detection", r.boolean, defaults.flap_detection),
+        flap_low=rd.get("flap_low", _percent, defaults.flap_low),
+        flap_high=rd.get("flap_high", _percent, defaults.flap_high),
+        enabled=rd.get("enabled", r.boolean, True),
+        description=rd.get("description", r.string, ""),
+        tags=rd.get("tags", r.string_list, ()),
+    )
+    if common["flap_low"] > common["flap_high"]:
+        rd.problem("flap_low", f"must not exceed flap_high ({common['flap_high']})")
+
+    if check_type == "plugin":
+        argv = _read_command(rd, {**macros, "SERVICEDESC": name}, plugin_dirs)
+        env = {**BASE_ENV, **rd.get("env", r.string_map, {})}
+        rd.finish()
+        if argv is None:
+            return None
+        cfg = CheckConfig(name=name, type="plugin", command=argv, env=env, **common)  # type: ignore[arg-type]
+        source = PluginSource(name, argv, env, cfg.output_limit, cfg.timeout_state)
+        return _with_source(cfg, source)
+
+    factory = SOURCE_TYPES.get(check_type)
+    if factory is None:
+        known = ", ".join(sorted(["plugin", *SOURCE_TYPES]))
+        rd.problem("type", f"unknown check type {check_type!r} (known: {known})")
+        return None
+    params = {k: rd.raw(k) for k in rd.unread()}
+    try:
+        source = factory(name, params, ctx)
+    except ParamError as exc:
+        rd.problem(exc.key, exc.message)
+        return None
+    cfg = CheckConfig(name=name, type=check_type, params=params, **common)  # type: ignore[arg-type]
+    return _with_source(cfg, source)
+
+
+def _with_source(cfg: CheckConfig, source: object) -> CheckConfig:
+    object.__setattr__(cfg, "source", source)
+    return cfg
+
+
+def _read_command(
+    rd: r.Reader, macros: Mapping[str, str], plugin_dirs: tuple[str, ...]
+) -> tuple[str, ...] | None:
+    raw = rd.raw("command")
+    if raw is None:
+        rd.problem("command", "is required for a plugin check (an argv list, or a string split like a shell)")
+        return None
+    try:
+        argv = shlex.split(raw) if isinstance(raw, str) else list(r.string_list(raw))
+    except ValueError as exc:
+        rd.problem("command", f"cannot split: {exc}")
+        return None
+    if not argv:
+        rd.problem("command", "is empty")
+        return None
+    try:
+        argv = [substitute_macros(item, macros) for item in argv]
+    except ValueError as exc:
+        rd.problem("command", str(exc))
+        return None
+    argv[0] = resolve_executable(argv[0], plugin_dirs)
+    return tuple(argv)

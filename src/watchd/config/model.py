@@ -1,0 +1,66 @@
+"""Typed configuration, the result of validation. Frozen: a reload builds a new one."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from watchd.model import State
+from watchd.sources import Source
+from watchd.state import StatePolicy
+
+
+@dataclass(frozen=True, slots=True)
+class LogConfig:
+    level: str = "info"
+    format: str = "auto"  # auto: console on a TTY, JSON lines otherwise
+
+
+@dataclass(frozen=True, slots=True)
+class SchedulerConfig:
+    max_concurrent: int = 32
+    kill_grace: float = 2.0  # seconds between SIGTERM and SIGKILL on a plugin timeout
+    shutdown_grace: float = 10.0  # how long running checks may finish on SIGTERM
+    state_flush_interval: float = 1.0  # write-behind of unchanged statuses
+
+
+@dataclass(frozen=True, slots=True)
+class CheckConfig:
+    name: str
+    type: str
+    interval: float
+    retry_interval: float
+    max_attempts: int
+    timeout: float
+    timeout_state: State
+    output_limit: int
+    flap_detection: bool
+    flap_low: float
+    flap_high: float
+    enabled: bool = True
+    description: str = ""
+    tags: tuple[str, ...] = ()
+    command: tuple[str, ...] = ()  # plugin argv after macro substitution, argv[0] resolved
+    env: Mapping[str, str] = field(default_factory=dict)
+    params: Mapping[str, Any] = field(default_factory=dict)  # built-in types' own keys
+    source: Source | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def policy(self) -> StatePolicy:
+        return StatePolicy(self.max_attempts, self.flap_detection, self.flap_low, self.flap_high)
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    host: str
+    data_dir: str
+    plugin_dirs: tuple[str, ...]
+    log: LogConfig
+    scheduler: SchedulerConfig
+    checks: Mapping[str, CheckConfig]
+    files: tuple[str, ...] = ()
+
+    @property
+    def db_path(self) -> str:
+        return f"{self.data_dir}/watchd.db"

@@ -1,0 +1,154 @@
+"""A small typed reader over YAML mappings that collects every problem instead of stopping at the first.
+
+r = Reader(mapping, "checks.load", problems)
+interval = r.get("interval", duration, default=60.0)
+r.finish()   # any key not read is reported as unknown
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from watchd.config.yamlfile import LineDict
+from watchd.errors import Problem
+from watchd.model import State
+
+T = TypeVar("T")
+_MISSING: Any = object()
+REQUIRED: Any = object()
+
+
+class Reader:
+    def __init__(self, data: Any, path: str, problems: list[Problem], file: str = "?") -> None:
+        self.path = path
+        self.problems = problems
+        self.file = getattr(data, "file", file)
+        self.ok = isinstance(data, dict)
+        self.data: dict[str, Any] = data if isinstance(data, dict) else {}
+        self._read: set[str] = set()
+        if not self.ok and data is not None:
+            self.problem(None, f"must be a mapping, not {type(data).__name__}", getattr(data, "line", None))
+
+    def key_path(self, key: str | None) -> str:
+        if key is None:
+            return self.path
+        return f"{self.path}.{key}" if self.path else key
+
+    def line(self, key: str | None) -> int | None:
+        if key is not None and isinstance(self.data, LineDict):
+            return self.data.lines.get(key)
+        return getattr(self.data, "line", None)
+
+    def problem(self, key: str | None, message: str, line: int | None = None) -> None:
+        self.problems.append(Problem(self.file, self.key_path(key), message, line or self.line(key)))
+
+    def has(self, key: str) -> bool:
+        return key in self.data
+
+    def get(self, key: str, conv: Callable[[Any], T], default: T = REQUIRED) -> T:
+        """Convert data[key]; on a bad or missing value record a problem and return the default."""
+        self._read.add(key)
+        if key not in self.data or (self.data[key] is None and default is not REQUIRED):
+            if default is REQUIRED:
+                self.problem(key, "is required")
+                return _MISSING  # type: ignore[no-any-return]
+            return default
+        try:
+            return conv(self.data[key])
+        except (ValueError, TypeError) as exc:
+            self.problem(key, str(exc))
+            return default if default is not REQUIRED else _MISSING  # type: ignore[no-any-return]
+
+    def raw(self, key: str) -> Any:
+        self._read.add(key)
+        return self.data.get(key)
+
+    def child(self, key: str) -> Reader:
+        self._read.add(key)
+        return Reader(self.data.get(key), self.key_path(key), self.problems, self.file)
+
+    def mark_read(self, *keys: str) -> None:
+        self._read.update(keys)
+
+    def unread(self) -> list[str]:
+        return [k for k in self.data if k not in self._read]
+
+    def finish(self) -> None:
+        for key in self.unread():
+            self.problem(key, "unknown key")
+
+
+# -- converters: raise ValueError with a message that reads well after "key.path: " -------------------
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
+
+
+def duration(value: Any) -> float:
+    """Seconds from a number or a string like "30s", "5m", "2h", "1d"."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a duration like 30s, 5m or 1h, not {value!r}")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        m = _DURATION.match(str(value))
+        if not m:
+            raise ValueError(f"expected a duration like 30s, 5m or 1h, not {value!r}")
+        seconds = float(m.group(1)) * _UNITS[m.group(2)]
+    if seconds <= 0:
+        raise ValueError(f"must be positive, not {value!r}")
+    return seconds
+
+
+def positive_int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"expected a positive integer, not {value!r}")
+    return value
+
+
+def number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"expected a number, not {value!r}")
+    return float(value)
+
+
+def string(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError(f"expected a string, not {type(value).__name__}")
+    return str(value)
+
+
+def boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"expected true or false, not {value!r}")
+    return value
+
+
+def state(value: Any) -> State:
+    return State.parse(str(value))
+
+
+def string_list(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if not isinstance(value, list):
+        raise ValueError(f"expected a list of strings, not {type(value).__name__}")
+    return tuple(string(v) for v in value)
+
+
+def string_map(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise ValueError(f"expected a mapping of strings, not {type(value).__name__}")
+    return {str(k): string(v) for k, v in value.items()}
+
+
+def one_of(*choices: str) -> Callable[[Any], str]:
+    def conv(value: Any) -> str:
+        text = str(value).lower()
+        if text not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}, not {value!r}")
+        return text
+
+    return conv

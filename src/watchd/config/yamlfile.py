@@ -1,0 +1,50 @@
+"""YAML loading that remembers where each key came from (file and line), for error messages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+
+class LineDict(dict[str, Any]):
+    """A mapping from YAML; `.file` and `.lines[key]` say where each key was written."""
+
+    file: str = "?"
+    line: int | None = None
+    lines: dict[str, int]
+
+
+class _Loader(yaml.SafeLoader):
+    pass
+
+
+def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:
+    loader.flatten_mapping(node)
+    result = LineDict()
+    result.file = loader.name
+    result.line = node.start_mark.line + 1
+    result.lines = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if not isinstance(key, str):
+            key = str(key)
+        if key in result:
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+        result[key] = loader.construct_object(value_node, deep=True)
+        result.lines[key] = key_node.start_mark.line + 1
+    return result
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)  # type: ignore[arg-type]
+
+
+def load_yaml(path: str) -> Any:
+    """Parse one file; yaml.YAMLError carries the line of a syntax error."""
+    with open(path, encoding="utf-8") as f:
+        loader = _Loader(f)
+        loader.name = path
+        try:
+            return loader.get_single_data()
+        finally:
+            loader.dispose()

@@ -1,0 +1,54 @@
+"""The result pipeline: small stages with one async method, composed in order.
+
+    results -> StateStage -> (incidents, later) -> PersistStage -> LogStage -> ...
+
+A stage gets a Batch and returns it (possibly with fewer items). Stages before PersistStage add
+writes to the batch; PersistStage commits them in one SQLite transaction, so a state change and
+every effect it causes are stored together or not at all.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from watchd.model import CheckResult, CheckStatus, StateChange
+
+Write = Callable[[sqlite3.Connection], None]
+
+
+@dataclass(slots=True)
+class Event:
+    """One result on its way through the pipeline; stages fill in what they learn."""
+
+    result: CheckResult
+    previous: CheckStatus | None = None
+    status: CheckStatus | None = None
+    changes: Sequence[StateChange] = ()
+
+
+@dataclass(slots=True)
+class Batch:
+    events: list[Event]
+    now: float  # wall time read once for the whole batch
+    writes: list[Write] = field(default_factory=list)
+
+
+class Stage(Protocol):
+    async def exec(self, batch: Batch) -> Batch: ...
+
+
+class Pipeline:
+    """Runs stages in order; stops early when a stage leaves no events."""
+
+    def __init__(self, stages: Sequence[Stage]) -> None:
+        self.stages = tuple(stages)
+
+    async def exec(self, batch: Batch) -> Batch:
+        for stage in self.stages:
+            if not batch.events and not batch.writes:
+                break
+            batch = await stage.exec(batch)
+        return batch

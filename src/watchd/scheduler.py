@@ -1,0 +1,217 @@
+"""When each check runs: a drift-free interval grid on the loop's monotonic clock, a shorter retry
+interval while a problem is soft, no overlapping runs of one check, and a global concurrency limit.
+
+The hot path is plain `loop.call_at` timers (one per check) rather than APScheduler: per run it
+costs one timer and one task, which bench/plugin_throughput.py measures; APScheduler carries the
+cron-like jobs (maintenance windows, reports), where its calendar model fits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import math
+import zlib
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+
+import structlog
+
+log = structlog.get_logger("watchd.scheduler")
+
+MAX_INITIAL_SPREAD = 60.0  # first runs spread over min(interval, this), so restarts detect quickly
+LATENESS_SAMPLES = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    name: str
+    interval: float
+    retry_interval: float
+
+
+def initial_offset(name: str, interval: float) -> float:
+    """Deterministic jitter: a stable hash of the name spreads first runs, the same on every restart."""
+    return (zlib.crc32(name.encode()) % 10_000) / 10_000 * min(interval, MAX_INITIAL_SPREAD)
+
+
+def next_due(prev_due: float, now: float, interval: float) -> float:
+    """The next point on the interval grid after `now`: no drift, and missed points are skipped."""
+    due = prev_due + interval
+    if due <= now:
+        due += math.ceil((now - due) / interval + 1e-9) * interval
+    return due
+
+
+@dataclass(slots=True)
+class _Entry:
+    job: Job
+    due: float
+    handle: asyncio.TimerHandle | None = None
+    running: bool = False
+    queued: bool = False
+    retrying: bool = False
+    removed: bool = False
+    run_now: bool = False
+
+
+@dataclass(slots=True)
+class SchedulerStats:
+    started: int = 0
+    skipped_overlap: int = 0  # a due time passed while the previous run was still going
+    lateness: collections.deque[float] = field(
+        default_factory=lambda: collections.deque(maxlen=LATENESS_SAMPLES)
+    )
+    last_tick: float = 0.0  # loop time of the last timer or completion: the watchdog reads it
+
+
+class Scheduler:
+    """Runs `run(name)` for each job; `run` returns True while the check should use its retry interval."""
+
+    def __init__(self, run: Callable[[str], Awaitable[bool]], max_concurrent: int) -> None:
+        self._run = run
+        self.max_concurrent = max_concurrent
+        self._entries: dict[str, _Entry] = {}
+        self._waiting: collections.deque[_Entry] = collections.deque()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._running = 0
+        self._stopping = False
+        self.stats = SchedulerStats()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def running(self) -> int:
+        return self._running
+
+    @property
+    def active(self) -> bool:
+        return self._loop is not None and not self._stopping
+
+    def start(self, jobs: Iterable[Job], first_due: dict[str, float] | None = None) -> None:
+        """Schedule jobs; `first_due` maps names to a loop time for their first run (else jitter)."""
+        self._loop = asyncio.get_running_loop()
+        self.stats.last_tick = self._loop.time()
+        self.update(jobs, first_due)
+
+    def update(self, jobs: Iterable[Job], first_due: dict[str, float] | None = None) -> None:
+        """Apply a new job set (reload): unchanged jobs keep their timing, removed ones stop."""
+        assert self._loop is not None
+        now = self._loop.time()
+        wanted = {j.name: j for j in jobs}
+        for name in list(self._entries):
+            if name not in wanted:
+                entry = self._entries.pop(name)
+                entry.removed = True
+                self._cancel(entry)
+        for name, job in wanted.items():
+            entry = self._entries.get(name)
+            if entry is None:
+                due = (first_due or {}).get(name, now + initial_offset(name, job.interval))
+                entry = self._entries[name] = _Entry(job, max(due, now))
+                self._arm(entry)
+            elif entry.job != job:
+                entry.job = job
+                if not entry.running and not entry.queued:
+                    entry.due = min(entry.due, now + job.interval)
+                    self._arm(entry)
+
+    def run_now(self, name: str) -> bool:
+        """Run a check as soon as a slot is free; False if unknown. A running check runs once more after."""
+        entry = self._entries.get(name)
+        if entry is None or self._loop is None:
+            return False
+        if entry.running:
+            entry.run_now = True
+        elif not entry.queued:
+            entry.due = self._loop.time()
+            self._arm(entry)
+        return True
+
+    async def stop(self, grace: float) -> None:
+        """Stop scheduling; running checks get `grace` seconds to finish, then are cancelled."""
+        self._stopping = True
+        for entry in self._entries.values():
+            self._cancel(entry)
+        self._waiting.clear()
+        if self._tasks:
+            _, pending = await asyncio.wait(set(self._tasks), timeout=grace)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending)
+
+    # -- internals --------------------------------------------------------------------------------
+
+    def _cancel(self, entry: _Entry) -> None:
+        if entry.handle is not None:
+            entry.handle.cancel()
+            entry.handle = None
+        if entry.queued:
+            entry.queued = False
+            self._waiting.remove(entry)
+
+    def _arm(self, entry: _Entry) -> None:
+        assert self._loop is not None
+        if entry.handle is not None:
+            entry.handle.cancel()
+        entry.handle = self._loop.call_at(entry.due, self._fire, entry)
+
+    def _fire(self, entry: _Entry) -> None:
+        entry.handle = None
+        if self._stopping or entry.removed:
+            return
+        assert self._loop is not None
+        self.stats.last_tick = self._loop.time()
+        if self._running >= self.max_concurrent:
+            entry.queued = True
+            self._waiting.append(entry)
+        else:
+            self._start(entry)
+
+    def _start(self, entry: _Entry) -> None:
+        assert self._loop is not None
+        now = self._loop.time()
+        self.stats.lateness.append(now - entry.due)
+        self.stats.started += 1
+        entry.running = True
+        self._running += 1
+        task = self._loop.create_task(self._execute(entry))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _execute(self, entry: _Entry) -> None:
+        retrying = entry.retrying
+        try:
+            retrying = await self._run(entry.job.name)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the runner turns failures into results; this is a last resort
+            log.exception("check run failed", check=entry.job.name)
+        finally:
+            entry.running = False
+            self._running -= 1
+            self._finished(entry, retrying)
+
+    def _finished(self, entry: _Entry, retrying: bool) -> None:
+        assert self._loop is not None
+        now = self._loop.time()
+        self.stats.last_tick = now
+        if not (self._stopping or entry.removed):
+            job = entry.job
+            if entry.run_now:
+                entry.run_now = False
+                entry.due = now
+            elif retrying:
+                entry.due = now + job.retry_interval
+            elif entry.retrying:  # back from retries: resume the normal grid from here
+                entry.due = now + job.interval
+            else:
+                nxt = next_due(entry.due, now, job.interval)
+                self.stats.skipped_overlap += round((nxt - entry.due) / job.interval) - 1
+                entry.due = nxt
+            entry.retrying = retrying
+            self._arm(entry)
+        while self._waiting and self._running < self.max_concurrent and not self._stopping:
+            waiting = self._waiting.popleft()
+            waiting.queued = False
+            self._start(waiting)

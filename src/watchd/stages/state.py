@@ -1,0 +1,44 @@
+"""StateStage: applies each result to the check's status with the pure state machine."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from watchd import state
+from watchd.model import CheckStatus
+from watchd.pipeline import Batch
+from watchd.state import StatePolicy
+from watchd.store import Store
+
+
+class StateStage:
+    """Owns the current statuses in memory. Significant changes are written with the batch at once;
+    a status that only moved its last-check time is written behind, in bulk (see take_dirty)."""
+
+    def __init__(self, statuses: dict[str, CheckStatus], policy_for: Callable[[str], StatePolicy]) -> None:
+        self.statuses = statuses
+        self._policy_for = policy_for
+        self._dirty: dict[str, CheckStatus] = {}
+
+    async def exec(self, batch: Batch) -> Batch:
+        for event in batch.events:
+            name = event.result.check
+            prev = self.statuses.get(name) or CheckStatus(name)
+            new, changes = state.step(prev, event.result, batch.now, self._policy_for(name))
+            self.statuses[name] = new
+            event.previous, event.status, event.changes = prev, new, changes
+            if changes or state.significant(prev, new):
+                self._dirty.pop(name, None)
+                batch.writes.append(lambda db, s=new, c=changes: Store.write(db, [s], c))
+            else:
+                self._dirty[name] = new
+        return batch
+
+    def take_dirty(self) -> list[CheckStatus]:
+        dirty, self._dirty = list(self._dirty.values()), {}
+        return dirty
+
+    def forget(self, names: set[str]) -> None:
+        for name in names:
+            self.statuses.pop(name, None)
+            self._dirty.pop(name, None)

@@ -1,0 +1,193 @@
+"""SQLite persistence: current check statuses and their change log. The store persists; it decides nothing.
+
+One connection, WAL mode, used from the event loop thread: every statement here is a few tens of
+microseconds, and writes that are not urgent are batched by the caller.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from watchd.model import CheckStatus, State, StateChange, StateType
+
+# Each entry upgrades the schema by one version (PRAGMA user_version); never edit a shipped one.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE check_status (
+        check_name TEXT PRIMARY KEY,
+        state INTEGER NOT NULL,
+        state_type TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        hard_state INTEGER NOT NULL,
+        last_check REAL NOT NULL,
+        last_change REAL NOT NULL,
+        last_hard_change REAL NOT NULL,
+        summary TEXT NOT NULL,
+        flapping INTEGER NOT NULL,
+        flap_history TEXT NOT NULL,
+        percent_state_change REAL NOT NULL
+    );
+    CREATE TABLE state_log (
+        id INTEGER PRIMARY KEY,
+        check_name TEXT NOT NULL,
+        at REAL NOT NULL,
+        kind TEXT NOT NULL,
+        previous INTEGER NOT NULL,
+        state INTEGER NOT NULL,
+        state_type TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        summary TEXT NOT NULL
+    );
+    CREATE INDEX state_log_check_at ON state_log (check_name, at);
+    """,
+]
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedChange:
+    check: str
+    at: float
+    kind: str
+    previous: State
+    state: State
+    state_type: StateType
+    attempt: int
+    summary: str
+
+
+class Store:
+    def __init__(self, path: str) -> None:
+        self.path = path
+        if path != ":memory:":
+            os.makedirs(os.path.dirname(os.path.abspath(path)), mode=0o750, exist_ok=True)
+        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA busy_timeout = 5000")
+        self.db.execute("PRAGMA journal_mode = WAL")
+        self.db.execute("PRAGMA synchronous = NORMAL")
+        self._migrate()
+
+    def _migrate(self) -> None:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            with self.transaction():
+                for statement in filter(str.strip, script.split(";")):
+                    self.db.execute(statement)
+                self.db.execute(f"PRAGMA user_version = {number}")
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT; everything written inside lands together or not at all."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def close(self) -> None:
+        self.db.close()
+
+    def writable(self) -> bool:
+        try:
+            with self.transaction() as db:
+                db.execute("PRAGMA user_version")
+            return True
+        except sqlite3.Error:
+            return False
+
+    # -- check statuses ---------------------------------------------------------------------------
+
+    def load_statuses(self) -> dict[str, CheckStatus]:
+        rows = self.db.execute("SELECT * FROM check_status").fetchall()
+        return {row[0]: _status_from_row(row) for row in rows}
+
+    def save(self, statuses: Iterable[CheckStatus], changes: Iterable[StateChange] = ()) -> None:
+        """Write statuses and their change events in one transaction."""
+        with self.transaction() as db:
+            self.write(db, statuses, changes)
+
+    @staticmethod
+    def write(
+        db: sqlite3.Connection, statuses: Iterable[CheckStatus], changes: Iterable[StateChange]
+    ) -> None:
+        """Write inside a transaction the caller holds (so later stages can add their rows to it)."""
+        db.executemany(
+            "INSERT OR REPLACE INTO check_status VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            [_status_row(s) for s in statuses],
+        )
+        db.executemany(
+            "INSERT INTO state_log (check_name, at, kind, previous, state, state_type, attempt, summary)"
+            " VALUES (?,?,?,?,?,?,?,?)",
+            [
+                (
+                    c.check,
+                    c.at,
+                    c.kind.value,
+                    int(c.previous),
+                    int(c.state),
+                    c.state_type.value,
+                    c.attempt,
+                    c.result.summary,
+                )
+                for c in changes
+            ],
+        )
+
+    def delete_statuses(self, checks: Iterable[str]) -> None:
+        with self.transaction() as db:
+            db.executemany("DELETE FROM check_status WHERE check_name = ?", [(c,) for c in checks])
+
+    def changes(self, check: str | None = None, since: float = 0.0, limit: int = 1000) -> list[LoggedChange]:
+        sql = (
+            "SELECT check_name, at, kind, previous, state, state_type, attempt, summary"
+            " FROM state_log WHERE at >= ?"
+        )
+        args: list[object] = [since]
+        if check is not None:
+            sql += " AND check_name = ?"
+            args.append(check)
+        sql += " ORDER BY id DESC LIMIT ?"
+        args.append(limit)
+        return [
+            LoggedChange(r[0], r[1], r[2], State(r[3]), State(r[4]), StateType(r[5]), r[6], r[7])
+            for r in self.db.execute(sql, args)
+        ]
+
+
+def _status_row(s: CheckStatus) -> tuple[object, ...]:
+    return (
+        s.check,
+        int(s.state),
+        s.state_type.value,
+        s.attempt,
+        int(s.hard_state),
+        s.last_check,
+        s.last_change,
+        s.last_hard_change,
+        s.summary,
+        int(s.flapping),
+        "".join(str(int(x)) for x in s.flap_history),
+        s.percent_state_change,
+    )
+
+
+def _status_from_row(r: tuple[object, ...]) -> CheckStatus:
+    return CheckStatus(
+        check=str(r[0]),
+        state=State(r[1]),
+        state_type=StateType(r[2]),
+        attempt=int(r[3]),  # type: ignore[call-overload]
+        hard_state=State(r[4]),
+        last_check=float(r[5]),  # type: ignore[arg-type]
+        last_change=float(r[6]),  # type: ignore[arg-type]
+        last_hard_change=float(r[7]),  # type: ignore[arg-type]
+        summary=str(r[8]),
+        flapping=bool(r[9]),
+        flap_history=tuple(State(int(c)) for c in str(r[10])),
+        percent_state_change=float(r[11]),  # type: ignore[arg-type]
+    )
