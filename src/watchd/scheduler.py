@@ -43,6 +43,21 @@ def next_due(prev_due: float, now: float, interval: float) -> float:
     return due
 
 
+def plan_next(
+    job: Job, due: float, now: float, was_retrying: bool, retrying: bool, run_now: bool
+) -> tuple[float, int]:
+    """When to run next after a run that was due at `due` finished at `now`; and how many grid
+    points were skipped because the run overlapped them. Pure, so the policy is tested directly."""
+    if run_now:  # asked for while it was running: once more, right away
+        return now, 0
+    if retrying:  # soft problem: confirm it soon, counted from the end of this run
+        return now + job.retry_interval, 0
+    if was_retrying:  # back from retries: resume the normal interval from here
+        return now + job.interval, 0
+    nxt = next_due(due, now, job.interval)
+    return nxt, round((nxt - due) / job.interval) - 1
+
+
 @dataclass(slots=True)
 class _Entry:
     job: Job
@@ -197,18 +212,9 @@ class Scheduler:
         now = self._loop.time()
         self.stats.last_tick = now
         if not (self._stopping or entry.removed):
-            job = entry.job
-            if entry.run_now:
-                entry.run_now = False
-                entry.due = now
-            elif retrying:
-                entry.due = now + job.retry_interval
-            elif entry.retrying:  # back from retries: resume the normal grid from here
-                entry.due = now + job.interval
-            else:
-                nxt = next_due(entry.due, now, job.interval)
-                self.stats.skipped_overlap += round((nxt - entry.due) / job.interval) - 1
-                entry.due = nxt
+            entry.due, skipped = plan_next(entry.job, entry.due, now, entry.retrying, retrying, entry.run_now)
+            self.stats.skipped_overlap += skipped
+            entry.run_now = False
             entry.retrying = retrying
             self._arm(entry)
         while self._waiting and self._running < self.max_concurrent and not self._stopping:

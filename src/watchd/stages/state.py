@@ -23,11 +23,12 @@ class StateStage:
     async def exec(self, batch: Batch) -> Batch:
         for event in batch.events:
             name = event.result.check
-            prev = self.statuses.get(name) or CheckStatus(name)
+            known = self.statuses.get(name)
+            prev = known or CheckStatus(name)
             new, changes = state.step(prev, event.result, batch.now, self._policy_for(name))
             self.statuses[name] = new
             event.previous, event.status, event.changes = prev, new, changes
-            if changes or state.significant(prev, new):
+            if known is None or changes or state.significant(prev, new):
                 self._dirty.pop(name, None)
                 batch.writes.append(lambda db, s=new, c=changes: Store.write(db, [s], c))
             else:
