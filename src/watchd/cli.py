@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from watchd import __version__
+from watchd import __version__, cli_incidents
 from watchd import config as config_mod
 from watchd.config import ConfigError
 from watchd.logs import configure as configure_logging
@@ -63,6 +63,8 @@ def _parser() -> argparse.ArgumentParser:
     with_config(status)
     status.add_argument("--json", action="store_true")
     status.set_defaults(func=cmd_status)
+
+    cli_incidents.add_parser(sub, with_config)
     return p
 
 

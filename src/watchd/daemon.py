@@ -15,16 +15,26 @@ from watchd import __version__, state
 from watchd import config as config_mod
 from watchd.clock import Clock, SystemClock
 from watchd.config import Config, ConfigError
+from watchd.config.incidents import build_backend
+from watchd.incidents import CheckIncidentPolicy
 from watchd.model import CheckResult, CheckStatus, State
+from watchd.outbox import Deliverer
 from watchd.pipeline import Batch, Event, Pipeline
 from watchd.scheduler import Job, Scheduler, initial_offset
+from watchd.stages.incidents import IncidentStage, alert_result
+from watchd.stages.kick import KickStage
 from watchd.stages.log import LogStage
 from watchd.stages.persist import PersistStage
 from watchd.stages.state import StateStage
 from watchd.state import StatePolicy
 from watchd.store import Store
+from watchd.tickets.builtin import BuiltinBackend
+from watchd.tickets.channel import TicketChannel
 
 log = structlog.get_logger("watchd.daemon")
+
+
+INTERNAL_PREFIX = "watchd."  # synthetic checks for watchd's own problems, e.g. watchd.delivery.rt
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,12 +43,43 @@ class Parts:
 
     pipeline: Pipeline
     state: StateStage
+    incidents: IncidentStage
+    deliverer: Deliverer
 
 
 def build_pipeline(store: Store, daemon: Daemon) -> Parts:
     """The one place the result pipeline is assembled."""
     state_stage = StateStage(store.load_statuses(), daemon.policy_for)
-    return Parts(Pipeline([state_stage, PersistStage(store), LogStage()]), state_stage)
+    incident_stage = IncidentStage(store, daemon.incident_policy_for, daemon.ticket_channels_for)
+    deliverer = Deliverer(
+        store,
+        build_channels(daemon.config, store),
+        daemon.clock,
+        base_backoff=daemon.config.tickets.base_backoff,
+        max_backoff=daemon.config.tickets.max_backoff,
+        alert_after=daemon.config.tickets.alert_after,
+        on_alert=daemon.delivery_alert,
+    )
+    pipeline = Pipeline(
+        [state_stage, incident_stage, PersistStage(store), KickStage(deliverer.kick), LogStage()]
+    )
+    return Parts(pipeline, state_stage, incident_stage, deliverer)
+
+
+def build_channels(config: Config, store: Store) -> dict[str, TicketChannel]:
+    channels = {"ticket:builtin": TicketChannel(BuiltinBackend(store))}
+    for name, spec in config.tickets.backends.items():
+        if name != "builtin":
+            channels[f"ticket:{name}"] = TicketChannel(build_backend(spec.type, spec.params))
+    return channels
+
+
+async def _close_channels(channels: object) -> None:
+    for ch in channels:  # type: ignore[attr-defined]
+        try:
+            await ch.backend.close()
+        except Exception:
+            log.exception("closing a ticket backend failed")
 
 
 def jobs_for(config: Config) -> list[Job]:
@@ -55,6 +96,7 @@ class Daemon:
         self.scheduler = Scheduler(self.run_check, config.scheduler.max_concurrent)
         self._stopped = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[object]] = set()
         self.results = 0
 
     # -- lifecycle --------------------------------------------------------------------------------
@@ -62,7 +104,8 @@ class Daemon:
     async def start(self) -> None:
         self.store = Store(self.config.db_path)
         self.parts = build_pipeline(self.store, self)
-        self._forget_removed()
+        await self._forget_removed()
+        self.parts.deliverer.start()
         loop = asyncio.get_running_loop()
         self.scheduler.start(jobs_for(self.config), self._resume_times(loop.time()))
         self._flusher = loop.create_task(self._flush_loop())
@@ -83,6 +126,9 @@ class Daemon:
             self._flusher.cancel()
             await asyncio.gather(self._flusher, return_exceptions=True)
         self.flush()
+        if self.parts is not None:
+            await self.parts.deliverer.stop()
+            await _close_channels(self.parts.deliverer.channels.values())
         if self.store is not None:
             self.store.close()
         self._stopped.set()
@@ -111,12 +157,21 @@ class Daemon:
                 errors = [str(p) for p in exc.problems]
                 log.error("reload rejected; old config keeps running", errors=errors)
                 return errors
+        try:
+            channels = build_channels(new, self.store) if self.store is not None else {}
+        except Exception as exc:  # a backend that validated but cannot be built
+            log.error("reload rejected; old config keeps running", errors=[repr(exc)])
+            return [repr(exc)]
         changed = [n for n, c in new.checks.items() if self.config.checks.get(n) != c]
         removed = set(self.config.checks) - set(new.checks)
         self.config = new
         self.scheduler.max_concurrent = new.scheduler.max_concurrent
         self.scheduler.update(jobs_for(new))
-        self._forget_removed()
+        if self.parts is not None:
+            old = list(self.parts.deliverer.channels.values())
+            self.parts.deliverer.channels = channels
+            await _close_channels(old)
+            await self._forget_removed()
         log.info("config reloaded", checks=len(new.checks), changed=changed, removed=sorted(removed))
         return []
 
@@ -144,7 +199,41 @@ class Daemon:
 
     def policy_for(self, name: str) -> StatePolicy:
         cfg = self.config.checks.get(name)
-        return cfg.policy if cfg is not None else StatePolicy()
+        if cfg is not None:
+            return cfg.policy
+        return StatePolicy(max_attempts=1, flap_detection=False)  # internal alerts are hard at once
+
+    def incident_policy_for(self, name: str) -> CheckIncidentPolicy | None:
+        inc = self.config.incidents
+        cfg = self.config.checks.get(name)
+        if cfg is None:
+            if not name.startswith(INTERNAL_PREFIX):
+                return None
+            return CheckIncidentPolicy(self.config.host, "medium", "high", 0.0, inc.priority)
+        impact, urgency = cfg.impact, cfg.urgency
+        for tag in cfg.tags:  # the first tag that says wins over the global default
+            t = inc.tags.get(tag)
+            if t is not None:
+                impact = impact or t.impact
+                urgency = urgency or t.urgency
+        return CheckIncidentPolicy(
+            self.config.host, impact or inc.impact, urgency or inc.urgency, inc.reopen_within, inc.priority
+        )
+
+    def ticket_channels_for(self, name: str) -> tuple[str, ...]:
+        cfg = self.config.checks.get(name)
+        if cfg is None:  # internal alerts go to the fallback channels, never to the failing one
+            failing = name.removeprefix(INTERNAL_PREFIX + "delivery.")
+            return tuple(b for b in self.config.tickets.fallback if b != failing)
+        return cfg.tickets if cfg.tickets is not None else self.config.tickets.default
+
+    def delivery_alert(self, channel: str, failing: bool, text: str) -> None:
+        """The outbox says a channel keeps failing (or recovered): make it an incident of its own."""
+        name = f"{INTERNAL_PREFIX}delivery.{channel.removeprefix('ticket:')}"
+        result = alert_result(name, failing, f"ticket delivery {channel}: {text}", self.clock.time())
+        task = asyncio.get_running_loop().create_task(self.submit(result))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     # -- helpers ----------------------------------------------------------------------------------
 
@@ -162,13 +251,22 @@ class Daemon:
             except Exception:
                 log.exception("state flush failed; will retry")
 
-    def _forget_removed(self) -> None:
+    async def _forget_removed(self) -> None:
+        """Checks no longer configured: drop their status, and resolve their open incidents so that
+        every ticket that was opened is also closed."""
         assert self.parts is not None
         assert self.store is not None
-        gone = set(self.parts.state.statuses) - set(self.config.checks)
+        gone = {
+            n
+            for n in self.parts.state.statuses
+            if n not in self.config.checks and not n.startswith(INTERNAL_PREFIX)
+        }
         if gone:
             self.parts.state.forget(gone)
             self.store.delete_statuses(gone)
+            batch = Batch([], self.clock.time())
+            self.parts.incidents.resolve_removed(batch, gone, "check removed from configuration")
+            await self.parts.pipeline.exec(batch)
 
     def _resume_times(self, loop_now: float) -> dict[str, float]:
         """After a restart, a check runs when it would have run anyway (not all at once, not late)."""

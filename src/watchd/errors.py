@@ -2,8 +2,10 @@
 
     WatchdError
     ├── ConfigError        one or more config problems, each with file, line, key path and message
-    └── ParamError         a built-in source's parameters are wrong (raised by source factories,
-                           turned into ConfigError problems by `config`)
+    ├── ParamError         a built-in source's parameters are wrong (raised by source factories,
+    │                      turned into ConfigError problems by `config`)
+    └── DeliveryError      an outbox delivery (ticket, notification) failed; `retryable` says whether
+                           to back off and retry or to fail the row and raise an alert
 
 A check that cannot run is never an exception: it is an UNKNOWN/CRITICAL CheckResult with a reason.
 """
@@ -42,3 +44,18 @@ class ParamError(WatchdError):
         self.key = key
         self.message = message
         super().__init__(f"{key}: {message}")
+
+
+class DeliveryError(WatchdError):
+    """An outbox delivery failed. `retryable` decides between backoff-and-retry and a permanent failure
+    that is surfaced (alert) instead of retried forever."""
+
+    def __init__(self, reason: str, retryable: bool = True) -> None:
+        self.reason = reason
+        self.retryable = retryable
+        super().__init__(reason)
+
+
+def http_status_retryable(status: int) -> bool:
+    """One rule for every HTTP backend: 5xx, 408 and 429 are worth retrying; other 4xx are not."""
+    return status >= 500 or status in (408, 429)

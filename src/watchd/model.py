@@ -145,3 +145,51 @@ class StateChange:
     attempt: int
     at: float  # UTC epoch seconds
     result: CheckResult
+
+
+class IncidentStatus(enum.Enum):
+    OPEN = "open"
+    RESOLVED = "resolved"
+
+
+@dataclass(frozen=True, slots=True)
+class Incident:
+    """A problem that needs people: one per (host, check) at a time, with an SLA clock.
+
+    `id` is 0 until the store assigns one; `key` (derived from host, check and id) is the
+    idempotency key every ticket backend uses to find the ticket it opened.
+    """
+
+    host: str
+    check: str
+    priority: str
+    impact: str
+    urgency: str
+    state: State
+    summary: str
+    opened_at: float
+    updated_at: float
+    id: int = 0
+    status: IncidentStatus = IncidentStatus.OPEN
+    respond_by: float | None = None
+    resolve_by: float | None = None
+    resolved_at: float | None = None
+    acked_at: float | None = None
+    acked_by: str | None = None
+    flapping: bool = False
+    reopened: int = 0
+    suppressed_by: str | None = None  # e.g. "dependency db is CRITICAL", set by later policy
+
+    @property
+    def key(self) -> str:
+        return incident_key(self.host, self.check, self.id)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status is IncidentStatus.OPEN
+
+
+def incident_key(host: str, check: str, incident_id: int) -> str:
+    """A stable key safe in TicketSQL, subject tags, Message-IDs and URLs."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in f"{host}-{check}")
+    return f"watchd-{safe}-{incident_id}"

@@ -34,6 +34,7 @@ class Batch:
     events: list[Event]
     now: float  # wall time read once for the whole batch
     writes: list[Write] = field(default_factory=list)
+    effects: int = 0  # outbox rows queued by this batch (the deliverer is kicked after commit)
 
 
 class Stage(Protocol):

@@ -44,6 +44,79 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX state_log_check_at ON state_log (check_name, at);
     """,
+    """
+    CREATE TABLE incidents (
+        id INTEGER PRIMARY KEY,
+        host TEXT NOT NULL,
+        check_name TEXT NOT NULL,
+        status TEXT NOT NULL,
+        priority TEXT NOT NULL,
+        impact TEXT NOT NULL,
+        urgency TEXT NOT NULL,
+        state INTEGER NOT NULL,
+        summary TEXT NOT NULL,
+        opened_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        respond_by REAL,
+        resolve_by REAL,
+        resolved_at REAL,
+        acked_at REAL,
+        acked_by TEXT,
+        flapping INTEGER NOT NULL,
+        reopened INTEGER NOT NULL,
+        suppressed_by TEXT
+    );
+    CREATE INDEX incidents_check_status ON incidents (check_name, status);
+    CREATE TABLE incident_events (
+        id INTEGER PRIMARY KEY,
+        incident_id INTEGER NOT NULL,
+        at REAL NOT NULL,
+        action TEXT NOT NULL,
+        priority TEXT NOT NULL,
+        state INTEGER NOT NULL,
+        text TEXT NOT NULL
+    );
+    CREATE INDEX incident_events_incident ON incident_events (incident_id, id);
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY,
+        incident_id INTEGER NOT NULL,
+        channel TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt REAL NOT NULL,
+        last_error TEXT,
+        done_at REAL
+    );
+    CREATE INDEX outbox_pending ON outbox (status, incident_id, channel, id);
+    CREATE TABLE ticket_refs (
+        incident_id INTEGER NOT NULL,
+        channel TEXT NOT NULL,
+        ref TEXT NOT NULL,
+        PRIMARY KEY (incident_id, channel)
+    );
+    CREATE TABLE builtin_tickets (
+        key TEXT PRIMARY KEY,
+        incident_id INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        priority TEXT NOT NULL,
+        host TEXT NOT NULL,
+        check_name TEXT NOT NULL,
+        opened_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        resolved_at REAL
+    );
+    CREATE TABLE builtin_ticket_notes (
+        op_id INTEGER PRIMARY KEY,
+        key TEXT NOT NULL,
+        at REAL NOT NULL,
+        kind TEXT NOT NULL,
+        body TEXT NOT NULL
+    );
+    """,
 ]
 
 

@@ -16,6 +16,7 @@ import yaml
 
 from watchd.config import reader as r
 from watchd.config.checks import read_check, read_defaults
+from watchd.config.incidents import read_incidents, read_tickets
 from watchd.config.model import CheckConfig, Config, LogConfig, SchedulerConfig
 from watchd.config.yamlfile import LineDict, load_yaml
 from watchd.errors import ConfigError, Problem
@@ -155,14 +156,18 @@ def _build(doc: Any, path: str, problems: list[Problem]) -> Config | None:
             top.problem(f"macros.{name}", "macro names are upper case letters, digits and _")
     macros.update(user_macros)
 
+    incidents = read_incidents(top.child("incidents"))
+    tickets = read_tickets(top.child("tickets"))
     defaults = read_defaults(top.child("defaults"))
     ctx = BuildContext(host=host, config_dir=config_dir)
     checks: dict[str, CheckConfig] = {}
     checks_rd = top.child("checks")
     for name in list(checks_rd.data):
         checks_rd.mark_read(name)
-        cfg = read_check(str(name), checks_rd.child(name), defaults, macros, plugin_dirs, ctx)
+        cfg = read_check(
+            str(name), checks_rd.child(name), defaults, macros, plugin_dirs, ctx, tuple(tickets.backends)
+        )
         if cfg is not None:
             checks[str(name)] = cfg
     top.finish()
-    return Config(host, data_dir, plugin_dirs, log, scheduler, checks)
+    return Config(host, data_dir, plugin_dirs, log, scheduler, checks, incidents, tickets)

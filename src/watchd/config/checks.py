@@ -77,6 +77,7 @@ def read_check(
     macros: Mapping[str, str],
     plugin_dirs: tuple[str, ...],
     ctx: BuildContext,
+    ticket_backends: tuple[str, ...] = ("builtin",),
 ) -> CheckConfig | None:
     if not _NAME.match(name):
         rd.problem(None, "check names use letters, digits and _ . : - (and start with a letter or digit)")
@@ -94,6 +95,9 @@ def read_check(
         enabled=rd.get("enabled", r.boolean, True),
         description=rd.get("description", r.string, ""),
         tags=rd.get("tags", r.string_list, ()),
+        impact=rd.get("impact", r.one_of("high", "medium", "low"), None),
+        urgency=rd.get("urgency", r.one_of("high", "medium", "low"), None),
+        tickets=rd.get("tickets", r.member_list(ticket_backends, "ticket backend"), None),
     )
     if common["flap_low"] > common["flap_high"]:
         rd.problem("flap_low", f"must not exceed flap_high ({common['flap_high']})")

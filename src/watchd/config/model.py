@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from watchd.config.incidents import IncidentsConfig, TicketsConfig
 from watchd.model import State
 from watchd.sources import Source
 from watchd.state import StatePolicy
@@ -44,6 +45,9 @@ class CheckConfig:
     command: tuple[str, ...] = ()  # plugin argv after macro substitution, argv[0] resolved
     env: Mapping[str, str] = field(default_factory=dict)
     params: Mapping[str, Any] = field(default_factory=dict)  # built-in types' own keys
+    impact: str | None = None  # None: from tags, then incidents.impact
+    urgency: str | None = None
+    tickets: tuple[str, ...] | None = None  # ticket backends; None: tickets.default
     source: Source | None = field(default=None, compare=False, repr=False)
 
     @property
@@ -59,6 +63,8 @@ class Config:
     log: LogConfig
     scheduler: SchedulerConfig
     checks: Mapping[str, CheckConfig]
+    incidents: IncidentsConfig = field(default_factory=IncidentsConfig)
+    tickets: TicketsConfig = field(default_factory=TicketsConfig)
     files: tuple[str, ...] = ()
 
     @property

@@ -144,6 +144,19 @@ def string_map(value: Any) -> dict[str, str]:
     return {str(k): string(v) for k, v in value.items()}
 
 
+def member_list(names: tuple[str, ...], what: str) -> Callable[[Any], tuple[str, ...]]:
+    """A list whose items must be among `names` (e.g. configured ticket backends)."""
+
+    def conv(value: Any) -> tuple[str, ...]:
+        items = string_list(value)
+        for item in items:
+            if item not in names:
+                raise ValueError(f"unknown {what} {item!r} (configured: {', '.join(names)})")
+        return items
+
+    return conv
+
+
 def one_of(*choices: str) -> Callable[[Any], str]:
     def conv(value: Any) -> str:
         text = str(value).lower()

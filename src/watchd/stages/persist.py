@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from watchd import faults
 from watchd.pipeline import Batch
 from watchd.store import Store
 
@@ -15,5 +16,9 @@ class PersistStage:
             with self.store.transaction() as db:
                 for write in batch.writes:
                     write(db)
+                if batch.effects:
+                    faults.point("persist.before_commit")
+            if batch.effects:
+                faults.point("persist.after_commit")
             batch.writes.clear()
         return batch
