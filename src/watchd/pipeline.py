@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from watchd.model import CheckResult, CheckStatus, StateChange
+from watchd.model import CheckResult, CheckStatus, Incident, StateChange
 
 Write = Callable[[sqlite3.Connection], None]
 
@@ -35,6 +35,7 @@ class Batch:
     now: float  # wall time read once for the whole batch
     writes: list[Write] = field(default_factory=list)
     effects: int = 0  # outbox rows queued by this batch (the deliverer is kicked after commit)
+    incidents: list[tuple[str, Incident]] = field(default_factory=list)  # (action, incident) decided
 
 
 class Stage(Protocol):

@@ -86,6 +86,7 @@ class IncidentStage:
 
         batch.writes.append(write)
         batch.effects += len(channels)
+        batch.incidents.append((action, inc))
         log.info(
             "incident " + action, incident=inc.id, check=inc.check, priority=inc.priority,
             state=inc.state.name, why=decision.reason, channels=channels,
