@@ -117,6 +117,54 @@ MIGRATIONS: list[str] = [
         body TEXT NOT NULL
     );
     """,
+    """
+    ALTER TABLE incidents ADD COLUMN response_breached_at REAL;
+    ALTER TABLE incidents ADD COLUMN resolution_breached_at REAL;
+    ALTER TABLE incidents ADD COLUMN escalation_level INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE incidents ADD COLUMN last_notified_at REAL;
+    CREATE TABLE silences (
+        id INTEGER PRIMARY KEY,
+        check_name TEXT NOT NULL,
+        starts_at REAL NOT NULL,
+        ends_at REAL NOT NULL,
+        created_by TEXT NOT NULL,
+        comment TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        removed_at REAL
+    );
+    CREATE TABLE downtimes (
+        id INTEGER PRIMARY KEY,
+        scope TEXT NOT NULL,
+        target TEXT NOT NULL,
+        starts_at REAL NOT NULL,
+        ends_at REAL NOT NULL,
+        comment TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        announce INTEGER NOT NULL,
+        created_at REAL NOT NULL,
+        removed_at REAL
+    );
+    CREATE TABLE announcements (
+        window_key TEXT NOT NULL,
+        starts_at REAL NOT NULL,
+        kind TEXT NOT NULL,
+        sent_at REAL NOT NULL,
+        PRIMARY KEY (window_key, starts_at, kind)
+    );
+    CREATE TABLE escalations (
+        incident_id INTEGER NOT NULL,
+        deadline TEXT NOT NULL,
+        level INTEGER NOT NULL,
+        fired_at REAL NOT NULL,
+        PRIMARY KEY (incident_id, deadline, level)
+    );
+    CREATE TABLE daemon_runs (
+        id INTEGER PRIMARY KEY,
+        started_at REAL NOT NULL,
+        last_seen REAL NOT NULL,
+        stopped_at REAL
+    );
+    """,
 ]
 
 
