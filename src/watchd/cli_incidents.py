@@ -13,8 +13,7 @@ import json
 import sys
 import time
 
-from watchd import effects, incident_store
-from watchd.model import IncidentStatus
+from watchd import actions, incident_store
 from watchd.store import Store
 from watchd.ticket_text import iso
 
@@ -107,35 +106,20 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_ack(args: argparse.Namespace) -> int:
-    store = _store(args)
-    now = time.time()
-    with store.transaction() as db:
-        if not incident_store.ack(db, args.id, args.by, now):
-            print(f"incident #{args.id} is not open, not known, or already acknowledged", file=sys.stderr)
-            return 1
-        inc = incident_store.get(db, args.id)
-        assert inc is not None
-        why = f"acknowledged by {args.by}" + (f": {args.comment}" if args.comment else "")
-        inc = dataclasses.replace(inc, updated_at=now)
-        payload = effects.ticket_payload(inc, "ack", why, None, now)
-        effects.record(db, inc, "ack", why, effects.incident_channels(db, inc.id), payload, now)
-    print(f"incident #{args.id} acknowledged")
-    return 0
+    return _act(actions.ack, args, "acknowledged")
 
 
 def cmd_resolve(args: argparse.Namespace) -> int:
-    store = _store(args)
-    now = time.time()
-    with store.transaction() as db:
-        inc = incident_store.get(db, args.id)
-        if inc is None or not inc.is_open:
-            print(f"incident #{args.id} is not open", file=sys.stderr)
-            return 1
-        why = f"resolved by {args.by}" + (f": {args.comment}" if args.comment else "")
-        inc = dataclasses.replace(inc, status=IncidentStatus.RESOLVED, updated_at=now, resolved_at=now)
-        payload = effects.ticket_payload(inc, "resolve", why, None, now)
-        effects.record(db, inc, "resolve", why, effects.incident_channels(db, inc.id), payload, now)
-    print(f"incident #{args.id} resolved")
+    return _act(actions.resolve, args, "resolved")
+
+
+def _act(action, args: argparse.Namespace, done: str) -> int:  # type: ignore[no-untyped-def]
+    try:
+        action(_store(args), args.id, args.by, args.comment, time.time())
+    except actions.ActionError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    print(f"incident #{args.id} {done}")
     return 0
 
 

@@ -98,11 +98,13 @@ class Daemon:
         self._flusher: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[object]] = set()
         self.results = 0
+        self._run_id = 0
 
     # -- lifecycle --------------------------------------------------------------------------------
 
     async def start(self) -> None:
         self.store = Store(self.config.db_path)
+        self._run_id = self.store.run_started(self.clock.time())
         self.parts = build_pipeline(self.store, self)
         await self._forget_removed()
         self.parts.deliverer.start()
@@ -126,6 +128,8 @@ class Daemon:
             self._flusher.cancel()
             await asyncio.gather(self._flusher, return_exceptions=True)
         self.flush()
+        if self.store is not None:
+            self.store.run_seen(self._run_id, self.clock.time(), stopped=True)
         if self.parts is not None:
             await self.parts.deliverer.stop()
             await _close_channels(self.parts.deliverer.channels.values())
@@ -242,6 +246,7 @@ class Daemon:
             dirty = self.parts.state.take_dirty()
             if dirty:
                 self.store.save(dirty)
+            self.store.run_seen(self._run_id, self.clock.time())
 
     async def _flush_loop(self) -> None:
         while True:

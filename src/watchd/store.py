@@ -221,6 +221,20 @@ class Store:
         except sqlite3.Error:
             return False
 
+    # -- daemon run periods (what the SLA report counts as "not monitored") -----------------------
+
+    def run_started(self, now: float) -> int:
+        with self.transaction() as db:
+            cur = db.execute("INSERT INTO daemon_runs (started_at, last_seen) VALUES (?, ?)", (now, now))
+        return int(cur.lastrowid or 0)
+
+    def run_seen(self, run_id: int, now: float, stopped: bool = False) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE daemon_runs SET last_seen = ?, stopped_at = ? WHERE id = ?",
+                (now, now if stopped else None, run_id),
+            )
+
     # -- check statuses ---------------------------------------------------------------------------
 
     def load_statuses(self) -> dict[str, CheckStatus]:
