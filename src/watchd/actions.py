@@ -49,3 +49,69 @@ def resolve(store: Store, incident_id: int, by: str, comment: str, now: float) -
         payload = effects.ticket_payload(inc, "resolve", why, None, now)
         effects.record(db, inc, "resolve", why, effects.incident_channels(db, inc.id), payload, now)
     return inc
+
+
+def add_silence(
+    store: Store, check: str, starts_at: float, ends_at: float, by: str, comment: str, now: float
+) -> int:
+    """Silence a check (no tickets, no notifications) until `ends_at`; results are still recorded."""
+    if ends_at <= starts_at:
+        raise ActionError("a silence must end after it starts")
+    if ends_at <= now:
+        raise ActionError("that silence would already be over")
+    with store.transaction() as db:
+        cur = db.execute(
+            "INSERT INTO silences (check_name, starts_at, ends_at, created_by, comment, created_at)"
+            " VALUES (?,?,?,?,?,?)",
+            (check, starts_at, ends_at, by, comment, now),
+        )
+    return int(cur.lastrowid or 0)
+
+
+def remove_silence(store: Store, silence_id: int, now: float) -> None:
+    with store.transaction() as db:
+        cur = db.execute(
+            "UPDATE silences SET removed_at = ? WHERE id = ? AND removed_at IS NULL", (now, silence_id)
+        )
+    if cur.rowcount != 1:
+        raise ActionError(f"no active silence #{silence_id}")
+
+
+DOWNTIME_SCOPES = ("host", "check", "tag")
+
+
+def add_downtime(
+    store: Store,
+    scope: str,
+    target: str,
+    starts_at: float,
+    ends_at: float,
+    by: str,
+    comment: str,
+    announce: bool,
+    now: float,
+) -> int:
+    """A one-off maintenance window for the host, a check or a tag."""
+    if scope not in DOWNTIME_SCOPES:
+        raise ActionError(f"scope must be one of {', '.join(DOWNTIME_SCOPES)}")
+    if ends_at <= starts_at:
+        raise ActionError("a downtime must end after it starts")
+    if ends_at <= now:
+        raise ActionError("that downtime would already be over")
+    with store.transaction() as db:
+        cur = db.execute(
+            "INSERT INTO downtimes (scope, target, starts_at, ends_at, comment, created_by, announce,"
+            " created_at) VALUES (?,?,?,?,?,?,?,?)",
+            (scope, target, starts_at, ends_at, comment, by, int(announce), now),
+        )
+    return int(cur.lastrowid or 0)
+
+
+def remove_downtime(store: Store, downtime_id: int, now: float) -> None:
+    """Cancel a downtime; if it was announced and has not started, the daemon sends the cancellation."""
+    with store.transaction() as db:
+        cur = db.execute(
+            "UPDATE downtimes SET removed_at = ? WHERE id = ? AND removed_at IS NULL", (now, downtime_id)
+        )
+    if cur.rowcount != 1:
+        raise ActionError(f"no active downtime #{downtime_id}")
