@@ -31,8 +31,7 @@ def ack(store: Store, incident_id: int, by: str, comment: str, now: float) -> In
         assert inc is not None
         why = f"acknowledged by {by}" + (f": {comment}" if comment else "")
         inc = dataclasses.replace(inc, updated_at=now)
-        payload = effects.ticket_payload(inc, "ack", why, None, now)
-        effects.record(db, inc, "ack", why, effects.incident_channels(db, inc.id), payload, now)
+        effects.record(db, inc, "ack", why, effects.follow_up_rows(db, inc, "ack", why, None, now), now)
     return inc
 
 
@@ -46,8 +45,9 @@ def resolve(store: Store, incident_id: int, by: str, comment: str, now: float) -
             raise ActionError(f"incident #{incident_id} is already resolved")
         why = f"resolved by {by}" + (f": {comment}" if comment else "")
         inc = dataclasses.replace(inc, status=IncidentStatus.RESOLVED, updated_at=now, resolved_at=now)
-        payload = effects.ticket_payload(inc, "resolve", why, None, now)
-        effects.record(db, inc, "resolve", why, effects.incident_channels(db, inc.id), payload, now)
+        effects.record(
+            db, inc, "resolve", why, effects.follow_up_rows(db, inc, "resolve", why, None, now), now
+        )
     return inc
 
 

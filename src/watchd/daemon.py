@@ -6,28 +6,35 @@ Embeddable: tests run `Daemon(config).start()` / `.reload()` / `.stop()` in-proc
 from __future__ import annotations
 
 import asyncio
+import datetime
 import signal
 from dataclasses import dataclass
 
 import structlog
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from watchd import __version__, state
+from watchd import __version__, state, suppression
 from watchd import config as config_mod
 from watchd.clock import Clock, SystemClock
 from watchd.config import Config, ConfigError
 from watchd.config.incidents import build_backend
+from watchd.effects import contact_channels
+from watchd.followup import FollowUp, FollowUpDeps
 from watchd.incidents import CheckIncidentPolicy
+from watchd.maintenance import Scope, Window, windows_between
 from watchd.model import CheckResult, CheckStatus, State
-from watchd.outbox import Deliverer
+from watchd.notify.channel import NotifyChannel, Transport, WebhookTransport, email_transport
+from watchd.outbox import Deliverable, Deliverer
 from watchd.pipeline import Batch, Event, Pipeline
 from watchd.scheduler import Job, Scheduler, initial_offset
-from watchd.stages.incidents import IncidentStage, alert_result
+from watchd.stages.incidents import IncidentStage, Route, alert_result
 from watchd.stages.kick import KickStage
 from watchd.stages.log import LogStage
 from watchd.stages.persist import PersistStage
 from watchd.stages.state import StateStage
 from watchd.state import StatePolicy
 from watchd.store import Store
+from watchd.suppression import Silence
 from watchd.tickets.builtin import BuiltinBackend
 from watchd.tickets.channel import TicketChannel
 
@@ -50,10 +57,12 @@ class Parts:
 def build_pipeline(store: Store, daemon: Daemon) -> Parts:
     """The one place the result pipeline is assembled."""
     state_stage = StateStage(store.load_statuses(), daemon.policy_for)
-    incident_stage = IncidentStage(store, daemon.incident_policy_for, daemon.ticket_channels_for)
+    incident_stage = IncidentStage(
+        store, daemon.incident_policy_for, daemon.route_for, daemon.suppression_for
+    )
     deliverer = Deliverer(
         store,
-        build_channels(daemon.config, store),
+        build_channels(daemon.config, store, daemon.clock),
         daemon.clock,
         base_backoff=daemon.config.tickets.base_backoff,
         max_backoff=daemon.config.tickets.max_backoff,
@@ -66,20 +75,32 @@ def build_pipeline(store: Store, daemon: Daemon) -> Parts:
     return Parts(pipeline, state_stage, incident_stage, deliverer)
 
 
-def build_channels(config: Config, store: Store) -> dict[str, TicketChannel]:
-    channels = {"ticket:builtin": TicketChannel(BuiltinBackend(store))}
+def build_channels(config: Config, store: Store, clock: Clock) -> dict[str, Deliverable]:
+    """Every outbox channel the config defines: ticket backends and contacts' media."""
+    channels: dict[str, Deliverable] = {"ticket:builtin": TicketChannel(BuiltinBackend(store))}
     for name, spec in config.tickets.backends.items():
         if name != "builtin":
             channels[f"ticket:{name}"] = TicketChannel(build_backend(spec.type, spec.params))
+    n = config.notify
+    for name, contact in config.contacts.items():
+        transports: dict[str, Transport] = {}
+        if contact.email:
+            transports["email"] = email_transport(n.smtp, n.sender, contact.email, n.domain)
+        if contact.webhook_url:
+            transports["webhook"] = WebhookTransport(contact.webhook_url, contact.webhook_format)
+        for medium, transport in transports.items():
+            channels[f"notify:{name}:{medium}"] = NotifyChannel(
+                contact, transport, store.db, n.ticket_wait, clock.time
+            )
     return channels
 
 
 async def _close_channels(channels: object) -> None:
     for ch in channels:  # type: ignore[attr-defined]
         try:
-            await ch.backend.close()
+            await ch.close()
         except Exception:
-            log.exception("closing a ticket backend failed")
+            log.exception("closing a delivery channel failed")
 
 
 def jobs_for(config: Config) -> list[Job]:
@@ -99,6 +120,8 @@ class Daemon:
         self._background: set[asyncio.Task[object]] = set()
         self.results = 0
         self._run_id = 0
+        self.followup: FollowUp | None = None
+        self.jobs: AsyncIOScheduler | None = None
 
     # -- lifecycle --------------------------------------------------------------------------------
 
@@ -108,6 +131,18 @@ class Daemon:
         self.parts = build_pipeline(self.store, self)
         await self._forget_removed()
         self.parts.deliverer.start()
+        self.followup = FollowUp(
+            FollowUpDeps(
+                self.store, self.clock, lambda: self.config, self.parts.incidents, self.route_for,
+                self.suppression_for, self.downtimes, self.parts.pipeline.exec,
+            )
+        )  # fmt: skip
+        self.jobs = AsyncIOScheduler(timezone="UTC")
+        self.jobs.add_job(
+            self.followup.tick, "interval", seconds=self.config.scheduler.followup_interval,
+            next_run_time=datetime.datetime.now(datetime.UTC), max_instances=1, coalesce=True, id="followup",
+        )  # fmt: skip
+        self.jobs.start()
         loop = asyncio.get_running_loop()
         self.scheduler.start(jobs_for(self.config), self._resume_times(loop.time()))
         self._flusher = loop.create_task(self._flush_loop())
@@ -124,6 +159,8 @@ class Daemon:
         """Stop scheduling, let running checks finish (bounded), flush what is pending, close."""
         log.info("stopping", running=self.scheduler.running)
         await self.scheduler.stop(self.config.scheduler.shutdown_grace)
+        if self.jobs is not None:
+            self.jobs.shutdown(wait=False)
         if self._flusher is not None:
             self._flusher.cancel()
             await asyncio.gather(self._flusher, return_exceptions=True)
@@ -162,7 +199,7 @@ class Daemon:
                 log.error("reload rejected; old config keeps running", errors=errors)
                 return errors
         try:
-            channels = build_channels(new, self.store) if self.store is not None else {}
+            channels = build_channels(new, self.store, self.clock) if self.store is not None else {}
         except Exception as exc:  # a backend that validated but cannot be built
             log.error("reload rejected; old config keeps running", errors=[repr(exc)])
             return [repr(exc)]
@@ -224,12 +261,59 @@ class Daemon:
             self.config.host, impact or inc.impact, urgency or inc.urgency, inc.reopen_within, inc.priority
         )
 
-    def ticket_channels_for(self, name: str) -> tuple[str, ...]:
-        cfg = self.config.checks.get(name)
-        if cfg is None:  # internal alerts go to the fallback channels, never to the failing one
+    def route_for(self, name: str) -> Route:
+        """Ticket backends and contact channels for a check's incidents."""
+        c = self.config
+        media = {n: ct.media for n, ct in c.contacts.items()}
+        cfg = c.checks.get(name)
+        if cfg is None:  # internal alerts: fallback tickets (never the failing one), on-call only
             failing = name.removeprefix(INTERNAL_PREFIX + "delivery.")
-            return tuple(b for b in self.config.tickets.fallback if b != failing)
-        return cfg.tickets if cfg.tickets is not None else self.config.tickets.default
+            oncall = [n for n in c.notify.default if c.contacts[n].kind == "oncall"]
+            return Route(
+                tuple(b for b in c.tickets.fallback if b != failing), tuple(contact_channels(oncall, media))
+            )
+        tickets = cfg.tickets if cfg.tickets is not None else c.tickets.default
+        contacts = cfg.notify if cfg.notify is not None else c.notify.default
+        return Route(tickets, tuple(contact_channels(contacts, media)), cfg.description)
+
+    def suppression_for(self, name: str, now: float) -> str | None:
+        """Why this check's problem must not reach people now (silence, maintenance, failing parent)."""
+        assert self.store is not None
+        cfg = self.config.checks.get(name)
+        if cfg is None:
+            return None
+        silences = [
+            Silence(r[0], r[1], r[2], r[3], r[4], r[5])
+            for r in self.store.db.execute(
+                "SELECT id, check_name, starts_at, ends_at, created_by, comment FROM silences"
+                " WHERE check_name = ? AND removed_at IS NULL AND starts_at <= ? AND ends_at > ?",
+                (name, now, now),
+            )
+        ]
+        windows = windows_between(self.config.maintenance.windows, self.downtimes(now, now + 1), now, now + 1)
+        statuses = self.parts.state.statuses if self.parts is not None else {}
+        failing = [p for p in cfg.depends_on if p in statuses and statuses[p].state.is_problem]
+        return suppression.reason(name, cfg.tags, now, silences, windows, failing)
+
+    def downtimes(self, start: float, end: float) -> list[Window]:
+        """One-off maintenance windows from the store overlapping [start, end)."""
+        assert self.store is not None
+        rows = self.store.db.execute(
+            "SELECT id, scope, target, starts_at, ends_at, comment, announce FROM downtimes"
+            " WHERE removed_at IS NULL AND ends_at > ? AND starts_at < ?",
+            (start, end),
+        )
+        out = []
+        for i, scope, target, s, e, comment, announce in rows:
+            sc = (
+                Scope(checks=(target,))
+                if scope == "check"
+                else Scope(tags=(target,))
+                if scope == "tag"
+                else Scope()
+            )
+            out.append(Window(f"downtime:{i}", s, e, sc, bool(announce), comment))
+        return out
 
     def delivery_alert(self, channel: str, failing: bool, text: str) -> None:
         """The outbox says a channel keeps failing (or recovered): make it an incident of its own."""

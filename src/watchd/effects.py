@@ -1,27 +1,44 @@
-"""What an incident action writes: the incident row, its timeline entry and one outbox row per
-ticket channel, all with the caller's connection (so inside the caller's transaction)."""
+"""What an incident action writes: the incident row, its timeline entry, and one outbox row per
+channel, all on the caller's connection (so inside the caller's transaction).
+
+    ticket:<backend>          a TicketIntent (open / update / resolve / reopen)
+    notify:<contact>:<medium> a notification event (open, raised, ack, resolve, escalate, ...)
+
+Follow-ups (ack, resolve) go to every channel that already heard about the incident, whatever the
+configuration says now: a recovery always reaches whoever got the problem.
+"""
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from watchd import incident_store, outbox, ticket_text
 from watchd.model import CheckResult, Incident
 from watchd.tickets import TicketIntent
 
+MAX_DETAIL = 2000
 
-def ticket_payload(
+
+@dataclass(frozen=True, slots=True)
+class OutRow:
+    channel: str
+    kind: str
+    payload: dict[str, Any]
+
+
+def ticket_rows(
     inc: Incident,
     action: str,
     why: str,
     result: CheckResult | None,
     now: float,
+    backends: Iterable[str],
     priority_raised: bool = False,
-) -> dict[str, Any]:
-    """The ticket intent for an action, as stored in the outbox (the row id becomes its op_id)."""
-    kind = "update" if action not in ("open", "reopen", "resolve") else action
+) -> list[OutRow]:
+    kind = action if action in ("open", "reopen", "resolve") else "update"
     payload = TicketIntent(
         kind=kind,  # type: ignore[arg-type]
         key=inc.key,
@@ -47,27 +64,61 @@ def ticket_payload(
         },
     ).to_json()
     del payload["op_id"]
-    return payload
+    return [OutRow(f"ticket:{b}", kind, payload) for b in backends]
 
 
-def record(
-    db: sqlite3.Connection,
+def notify_rows(
     inc: Incident,
-    action: str,
+    event: str,
     why: str,
-    channels: Sequence[str],
-    payload: dict[str, Any],
+    result: CheckResult | None,
     now: float,
-) -> None:
-    incident_store.save(db, inc)
-    incident_store.log_event(db, inc, action, why)
-    for channel in channels:
-        outbox.enqueue(db, inc.id, channel, payload["kind"], payload, now)
+    channels: Iterable[str],
+    description: str = "",
+) -> list[OutRow]:
+    detail = ""
+    if result is not None:
+        detail = "\n".join(x for x in (result.reason or "", result.long_output[:MAX_DETAIL]) if x)
+    facts = {
+        "key": inc.key, "host": inc.host, "check": inc.check, "description": description,
+        "state": inc.state.name, "summary": inc.summary, "priority": inc.priority, "impact": inc.impact,
+        "urgency": inc.urgency, "opened_at": inc.opened_at, "respond_by": inc.respond_by,
+        "resolve_by": inc.resolve_by, "at": now, "acked_by": inc.acked_by, "why": why, "detail": detail,
+    }  # fmt: skip
+    payload = {"incident_id": inc.id, "queued_at": now, "facts": facts}
+    return [OutRow(c, event, payload) for c in channels]
 
 
-def incident_channels(db: sqlite3.Connection, incident_id: int) -> list[str]:
-    """The channels an incident has already been sent to (where an ack or resolve must follow)."""
+def contact_channels(contacts: Sequence[str], media: Mapping[str, Sequence[str]]) -> list[str]:
+    """notify:<contact>:<medium> for every medium each contact has."""
+    return [f"notify:{c}:{m}" for c in contacts for m in media.get(c, ())]
+
+
+def heard_about(db: sqlite3.Connection, incident_id: int) -> list[str]:
+    """Channels that already got something about this incident (pending rows included)."""
     rows = db.execute(
         "SELECT DISTINCT channel FROM outbox WHERE incident_id = ? ORDER BY channel", (incident_id,)
     )
     return [r[0] for r in rows]
+
+
+def follow_up_rows(
+    db: sqlite3.Connection, inc: Incident, action: str, why: str, result: CheckResult | None, now: float,
+    notify: bool = True,
+) -> list[OutRow]:  # fmt: skip
+    """Rows for an ack/update/resolve: tickets that exist, and (if `notify`) people who were told."""
+    channels = heard_about(db, inc.id)
+    backends = [c.removeprefix("ticket:") for c in channels if c.startswith("ticket:")]
+    rows = ticket_rows(inc, action, why, result, now, backends)
+    if notify:
+        rows += notify_rows(inc, action, why, result, now, [c for c in channels if c.startswith("notify:")])
+    return rows
+
+
+def record(
+    db: sqlite3.Connection, inc: Incident, action: str, why: str, rows: Sequence[OutRow], now: float
+) -> None:
+    incident_store.save(db, inc)
+    incident_store.log_event(db, inc, action, why)
+    for row in rows:
+        outbox.enqueue(db, inc.id, row.channel, row.kind, row.payload, now)

@@ -18,6 +18,7 @@ from watchd.config import reader as r
 from watchd.config.checks import read_check, read_defaults
 from watchd.config.incidents import read_incidents, read_tickets
 from watchd.config.model import CheckConfig, Config, LogConfig, SchedulerConfig
+from watchd.config.notify import read_contacts, read_maintenance, read_notify
 from watchd.config.yamlfile import LineDict, load_yaml
 from watchd.errors import ConfigError, Problem
 from watchd.sources import BuildContext
@@ -142,6 +143,7 @@ def _build(doc: Any, path: str, problems: list[Problem]) -> Config | None:
         kill_grace=sched_rd.get("kill_grace", r.duration, sd.kill_grace),
         shutdown_grace=sched_rd.get("shutdown_grace", r.duration, sd.shutdown_grace),
         state_flush_interval=sched_rd.get("state_flush_interval", r.duration, sd.state_flush_interval),
+        followup_interval=sched_rd.get("followup_interval", r.duration, sd.followup_interval),
     )
     sched_rd.finish()
 
@@ -158,6 +160,11 @@ def _build(doc: Any, path: str, problems: list[Problem]) -> Config | None:
 
     incidents = read_incidents(top.child("incidents"))
     tickets = read_tickets(top.child("tickets"))
+    contacts = read_contacts(top.child("contacts"))
+    notify = read_notify(top.child("notify"), tuple(contacts), config_dir)
+    maintenance = read_maintenance(top.child("maintenance"), tuple(contacts))
+    if maintenance.calendar not in incidents.priority.calendars:
+        top.problem("maintenance.calendar", f"unknown calendar {maintenance.calendar!r}")
     defaults = read_defaults(top.child("defaults"))
     ctx = BuildContext(host=host, config_dir=config_dir)
     checks: dict[str, CheckConfig] = {}
@@ -165,9 +172,38 @@ def _build(doc: Any, path: str, problems: list[Problem]) -> Config | None:
     for name in list(checks_rd.data):
         checks_rd.mark_read(name)
         cfg = read_check(
-            str(name), checks_rd.child(name), defaults, macros, plugin_dirs, ctx, tuple(tickets.backends)
+            str(name),
+            checks_rd.child(name),
+            defaults,
+            macros,
+            plugin_dirs,
+            ctx,
+            tuple(tickets.backends),
+            tuple(contacts),
         )
         if cfg is not None:
             checks[str(name)] = cfg
+    _check_dependencies(checks_rd, checks)
     top.finish()
-    return Config(host, data_dir, plugin_dirs, log, scheduler, checks, incidents, tickets)
+    return Config(
+        host, data_dir, plugin_dirs, log, scheduler, checks, incidents, tickets, contacts, notify, maintenance
+    )
+
+
+def _check_dependencies(rd: r.Reader, checks: dict[str, CheckConfig]) -> None:
+    """depends_on must name configured checks and must not loop."""
+    for name, cfg in checks.items():
+        for parent in cfg.depends_on:
+            if parent not in checks:
+                rd.child(name).problem("depends_on", f"unknown check {parent!r}")
+    for name in checks:
+        seen, todo = set(), list(checks[name].depends_on)
+        while todo:
+            p = todo.pop()
+            if p == name:
+                rd.child(name).problem("depends_on", "dependencies form a cycle back to this check")
+                break
+            if p in seen or p not in checks:
+                continue
+            seen.add(p)
+            todo.extend(checks[p].depends_on)

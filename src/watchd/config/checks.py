@@ -78,6 +78,7 @@ def read_check(
     plugin_dirs: tuple[str, ...],
     ctx: BuildContext,
     ticket_backends: tuple[str, ...] = ("builtin",),
+    contacts: tuple[str, ...] = (),
 ) -> CheckConfig | None:
     if not _NAME.match(name):
         rd.problem(None, "check names use letters, digits and _ . : - (and start with a letter or digit)")
@@ -98,6 +99,8 @@ def read_check(
         impact=rd.get("impact", r.one_of("high", "medium", "low"), None),
         urgency=rd.get("urgency", r.one_of("high", "medium", "low"), None),
         tickets=rd.get("tickets", r.member_list(ticket_backends, "ticket backend"), None),
+        notify=rd.get("notify", r.member_list(contacts, "contact"), None),
+        depends_on=rd.get("depends_on", r.string_list, ()),
     )
     if common["flap_low"] > common["flap_high"]:
         rd.problem("flap_low", f"must not exceed flap_high ({common['flap_high']})")

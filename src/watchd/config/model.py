@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from watchd.config.incidents import IncidentsConfig, TicketsConfig
+from watchd.config.notify import MaintenanceConfig, NotifyConfig
 from watchd.model import State
+from watchd.notify.channel import Contact
 from watchd.sources import Source
 from watchd.state import StatePolicy
 
@@ -24,6 +26,7 @@ class SchedulerConfig:
     kill_grace: float = 2.0  # seconds between SIGTERM and SIGKILL on a plugin timeout
     shutdown_grace: float = 10.0  # how long running checks may finish on SIGTERM
     state_flush_interval: float = 1.0  # write-behind of unchanged statuses
+    followup_interval: float = 15.0  # escalations, renotification, released silences, announcements
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +51,8 @@ class CheckConfig:
     impact: str | None = None  # None: from tags, then incidents.impact
     urgency: str | None = None
     tickets: tuple[str, ...] | None = None  # ticket backends; None: tickets.default
+    notify: tuple[str, ...] | None = None  # contacts; None: notify.default
+    depends_on: tuple[str, ...] = ()  # parent checks (validated: known, no cycles)
     source: Source | None = field(default=None, compare=False, repr=False)
 
     @property
@@ -65,6 +70,9 @@ class Config:
     checks: Mapping[str, CheckConfig]
     incidents: IncidentsConfig = field(default_factory=IncidentsConfig)
     tickets: TicketsConfig = field(default_factory=TicketsConfig)
+    contacts: Mapping[str, Contact] = field(default_factory=dict)
+    notify: NotifyConfig = field(default_factory=NotifyConfig)
+    maintenance: MaintenanceConfig = field(default_factory=MaintenanceConfig)
     files: tuple[str, ...] = ()
 
     @property

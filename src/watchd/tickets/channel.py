@@ -13,3 +13,6 @@ class TicketChannel:
 
     async def deliver_row(self, kind: str, payload: dict[str, Any], op_id: int, ref: str | None) -> str:
         return await self.backend.deliver(TicketIntent.from_json({**payload, "op_id": op_id}), ref)
+
+    async def close(self) -> None:
+        await self.backend.close()

@@ -1,0 +1,188 @@
+"""The `contacts`, `notify` and `maintenance` sections."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from watchd.businesshours import parse_days
+from watchd.config import reader as r
+from watchd.escalation import Level
+from watchd.mail import SmtpSettings
+from watchd.maintenance import RecurringWindow, Scope
+from watchd.notify.channel import Contact
+from watchd.notify.messages import LANGUAGES
+from watchd.notify.shapes import FORMATS
+from watchd.priority import PRIORITIES
+from watchd.secrets import read_secret
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyConfig:
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
+    sender: str = "watchd@localhost"
+    domain: str = "localhost"
+    renotify_interval: float = 0.0
+    ticket_wait: float = 30.0
+    escalation: Mapping[str, tuple[Level, ...]] = field(default_factory=dict)
+    default: tuple[str, ...] = ()  # contacts told about checks that name none
+
+
+@dataclass(frozen=True, slots=True)
+class MaintenanceConfig:
+    windows: tuple[RecurringWindow, ...] = ()
+    announce_business_days: int = 3
+    reminder_before: float = 0.0  # 0: no reminder
+    calendar: str = "business"
+    horizon: float = 30 * 86400.0  # how far ahead announcements are planned
+
+
+def read_contacts(rd: r.Reader) -> dict[str, Contact]:
+    contacts: dict[str, Contact] = {}
+    for name in list(rd.data):
+        rd.mark_read(name)
+        c = rd.child(name)
+        webhook = c.child("webhook")
+        url = webhook.get("url", r.string, None) if webhook.ok else None
+        fmt = webhook.get("format", r.one_of(*FORMATS), "json") if webhook.ok else "json"
+        webhook.finish()
+        contact = Contact(
+            name=str(name),
+            kind=c.get("kind", r.one_of("customer", "oncall"), "oncall"),
+            display_name=c.get("name", r.string, ""),
+            language=c.get("language", r.one_of(*LANGUAGES), "en"),
+            timezone=c.get("timezone", r.string, "Europe/Berlin"),
+            email=c.get("email", r.string_list, ()),
+            webhook_url=url,
+            webhook_format=fmt,
+            mqtt=c.get("mqtt", r.boolean, False),
+        )
+        c.finish()
+        if not contact.media:
+            c.problem(None, "a contact needs at least one of email, webhook, mqtt")
+        contacts[str(name)] = contact
+    return contacts
+
+
+def read_notify(rd: r.Reader, contacts: tuple[str, ...], config_dir: str) -> NotifyConfig:
+    d = NotifyConfig()
+    smtp_rd = rd.child("smtp")
+    password = None
+    if smtp_rd.has("password_file") or smtp_rd.has("password_env"):
+        try:
+            password = read_secret(smtp_rd.raw("password_file"), smtp_rd.raw("password_env"), config_dir)
+        except ValueError as exc:
+            smtp_rd.problem("password_file", str(exc))
+    smtp = SmtpSettings(
+        host=smtp_rd.get("host", r.string, "localhost"),
+        port=smtp_rd.get("port", r.positive_int, None),
+        starttls=smtp_rd.get("starttls", r.boolean, False),
+        ssl=smtp_rd.get("ssl", r.boolean, False),
+        username=smtp_rd.get("username", r.string, None),
+        password=password,
+        ca_file=smtp_rd.get("ca_file", r.string, None),
+        verify=smtp_rd.get("verify", r.boolean, True),
+        timeout=smtp_rd.get("timeout", r.duration, 30.0),
+    )
+    sender = smtp_rd.get("from", r.string, d.sender)
+    domain = smtp_rd.get("domain", r.string, sender.rpartition("@")[2] or "localhost")
+    smtp_rd.finish()
+    if smtp.starttls and smtp.ssl:
+        smtp_rd.problem("ssl", "give starttls or ssl, not both")
+    pick = r.member_list(contacts, "contact")
+    escalation: dict[str, tuple[Level, ...]] = {}
+    esc_rd = rd.child("escalation")
+    for prio in list(esc_rd.data):
+        esc_rd.mark_read(prio)
+        if prio not in PRIORITIES:
+            esc_rd.problem(prio, f"expected one of {', '.join(PRIORITIES)}")
+            continue
+        levels = esc_rd.raw(prio)
+        if not isinstance(levels, list):
+            esc_rd.problem(prio, "expected a list of levels: [{after: 0, contacts: [...]}, ...]")
+            continue
+        chain = []
+        for i, item in enumerate(levels):
+            lv = r.Reader(item, f"{esc_rd.key_path(prio)}[{i}]", rd.problems, rd.file)
+            chain.append(Level(lv.get("after", _duration0, 0.0), lv.get("contacts", pick, ())))
+            lv.finish()
+        escalation[prio] = tuple(chain)
+    out = NotifyConfig(
+        smtp=smtp,
+        sender=sender,
+        domain=domain,
+        renotify_interval=rd.get("renotify_interval", _duration0, d.renotify_interval),
+        ticket_wait=rd.get("ticket_wait", _duration0, d.ticket_wait),
+        escalation=escalation,
+        default=rd.get("default", pick, ()),
+    )
+    rd.finish()
+    return out
+
+
+def read_maintenance(rd: r.Reader, contacts: tuple[str, ...]) -> MaintenanceConfig:
+    d = MaintenanceConfig()
+    windows = []
+    w_rd = rd.child("windows")
+    for name in list(w_rd.data):
+        w_rd.mark_read(name)
+        w = w_rd.child(name)
+        dw = RecurringWindow(str(name))
+        cron = w.get("cron", r.string, None)
+        if cron is not None:
+            try:
+                from apscheduler.triggers.cron import CronTrigger
+
+                CronTrigger.from_crontab(cron)
+            except ValueError as exc:
+                w.problem("cron", f"invalid cron expression: {exc}")
+            if w.has("days") or w.has("start"):
+                w.problem("cron", "give cron or days/start, not both")
+        window = RecurringWindow(
+            name=str(name),
+            duration=w.get("duration", r.duration, dw.duration),
+            timezone=w.get("timezone", _timezone, dw.timezone),
+            days=w.get("days", lambda v: parse_days(r.string_list(v)), dw.days),
+            start=w.get("start", _time, dw.start),
+            cron=cron,
+            scope=Scope(w.get("checks", r.string_list, ()), w.get("tags", r.string_list, ())),
+            announce=w.get("announce", r.boolean, False),
+            comment=w.get("comment", r.string, ""),
+            contacts=w.get("contacts", r.member_list(contacts, "contact"), None),
+        )
+        w.finish()
+        windows.append(window)
+    out = MaintenanceConfig(
+        windows=tuple(windows),
+        announce_business_days=rd.get("announce_business_days", _nonnegative_int, d.announce_business_days),
+        reminder_before=rd.get("reminder_before", _duration0, d.reminder_before),
+        calendar=rd.get("calendar", r.string, d.calendar),
+        horizon=rd.get("horizon", r.duration, d.horizon),
+    )
+    rd.finish()
+    return out
+
+
+def _duration0(value: Any) -> float:
+    return 0.0 if value in (0, "0") else r.duration(value)
+
+
+def _nonnegative_int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"expected a whole number of days, not {value!r}")
+    return value
+
+
+def _time(value: Any) -> dt.time:
+    try:
+        return dt.time.fromisoformat(str(value))
+    except ValueError:
+        raise ValueError(f"expected a time like 00:00, not {value!r}") from None
+
+
+def _timezone(value: Any) -> str:
+    from watchd.config.incidents import _timezone as tz
+
+    return tz(value)
