@@ -6,12 +6,13 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from watchd.businesshours import parse_days
 from watchd.config import reader as r
 from watchd.escalation import Level
 from watchd.mail import SmtpSettings
-from watchd.maintenance import RecurringWindow, Scope
+from watchd.maintenance import RecurringWindow, Scope, crontab_trigger
 from watchd.notify.channel import Contact
 from watchd.notify.messages import LANGUAGES
 from watchd.notify.shapes import FORMATS
@@ -133,9 +134,7 @@ def read_maintenance(rd: r.Reader, contacts: tuple[str, ...]) -> MaintenanceConf
         cron = w.get("cron", r.string, None)
         if cron is not None:
             try:
-                from apscheduler.triggers.cron import CronTrigger
-
-                CronTrigger.from_crontab(cron)
+                crontab_trigger(cron, ZoneInfo("UTC"))
             except ValueError as exc:
                 w.problem("cron", f"invalid cron expression: {exc}")
             if w.has("days") or w.has("start"):
