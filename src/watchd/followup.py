@@ -12,6 +12,7 @@ breach columns) in one transaction, so nothing fires twice across restarts.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -47,16 +48,18 @@ class FollowUp:
     def __init__(self, deps: FollowUpDeps) -> None:
         self.d = deps
         self.ticks = 0
+        self._lock = asyncio.Lock()  # passes never overlap: each decides from what the last one wrote
 
     async def tick(self) -> None:
-        now = self.d.clock.time()
-        batch = Batch([], now)
-        self._release(batch)
-        self._deadlines(batch)
-        self._announce(batch)
-        self.ticks += 1
-        if batch.writes:
-            await self.d.run_batch(batch)
+        async with self._lock:
+            now = self.d.clock.time()
+            batch = Batch([], now)
+            self._release(batch)
+            self._deadlines(batch)
+            self._announce(batch)
+            self.ticks += 1
+            if batch.writes:
+                await self.d.run_batch(batch)
 
     # -- held-back incidents ----------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ from watchd.store import Store
 log = structlog.get_logger("watchd.outbox")
 
 POLL_INTERVAL = 5.0
+STOP_GRACE = 5.0  # on shutdown, how long a delivery in progress may take before it is cancelled
 
 
 class Deliverable(Protocol):
@@ -62,17 +63,23 @@ def due_rows(db: sqlite3.Connection, now: float, limit: int = 100) -> list[Row]:
     """The first pending row of each (incident, channel) whose next attempt is due: strict order per queue."""
     rows = db.execute(
         "SELECT o.id, o.incident_id, o.channel, o.kind, o.payload, o.created_at, o.attempts FROM outbox o"
-        " WHERE o.status = 'pending' AND o.next_attempt <= ? AND o.id = ("
-        "   SELECT min(p.id) FROM outbox p"
-        "   WHERE p.status = 'pending' AND p.incident_id = o.incident_id AND p.channel = o.channel)"
-        " ORDER BY o.id LIMIT ?",
+        f" WHERE {_HEAD} AND o.next_attempt <= ? ORDER BY o.id LIMIT ?",
         (now, limit),
     ).fetchall()
     return [Row(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5], r[6]) for r in rows]
 
 
+_HEAD = (
+    "o.status = 'pending' AND o.id = (SELECT min(p.id) FROM outbox p"
+    " WHERE p.status = 'pending' AND p.incident_id = o.incident_id AND p.channel = o.channel)"
+)
+
+
 def next_attempt_at(db: sqlite3.Connection) -> float | None:
-    row = db.execute("SELECT min(next_attempt) FROM outbox WHERE status = 'pending'").fetchone()
+    """When the next queue head is due. Rows behind a head that is backing off do not count: their
+    own next_attempt is in the past, and counting it would make the deliverer spin for the whole
+    outage."""
+    row = db.execute(f"SELECT min(o.next_attempt) FROM outbox o WHERE {_HEAD}").fetchone()
     return row[0] if row else None
 
 
@@ -133,28 +140,44 @@ class Deliverer:
         self.failures = 0
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     def kick(self) -> None:
         """New rows were committed: look now instead of at the next planned attempt."""
         self._wake.set()
 
     def start(self) -> None:
+        self._stopping = False
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
-        if self._task is not None:
+        """Finish the delivery in progress (bounded by the backends' own timeouts) and stop.
+
+        A flag, not only cancel(): on Python 3.11 a cancel that lands as a wait completes can be
+        swallowed, and the loop would go on forever."""
+        if self._task is None:
+            return
+        self._stopping = True
+        self._wake.set()
+        try:
+            async with asyncio.timeout(STOP_GRACE):
+                await asyncio.shield(self._task)
+        except TimeoutError:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             self._wake.clear()
             try:
                 await self.run_once()
             except Exception:
                 log.exception("outbox pass failed; retrying")
+            if self._stopping:
+                break
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._idle_time())
+                async with asyncio.timeout(self._idle_time()):
+                    await self._wake.wait()
 
     def _idle_time(self) -> float:
         nxt = next_attempt_at(self.store.db)
