@@ -31,10 +31,10 @@ class Site:
             plugin = root / f"check_{name}"
             plugin.write_text(f'#!/bin/sh\nc=$(cat {code})\necho "{name.upper()} code $c"\nexit $c\n')
             plugin.chmod(0o755)
-            plugins += f"  {name}: {{command: [{plugin}]"
-            plugins += ", impact: high, description: Webshop, notify: [acme, oncall], depends_on: [parent]}\n" if (
-                name == "shop"
-            ) else ", notify: [oncall]}\n"
+            shop = ", impact: high, description: Webshop, notify: [acme, oncall], depends_on: [parent]}\n"
+            plugins += f"  {name}: {{command: [{plugin}]" + (
+                shop if name == "shop" else ", notify: [oncall]}\n"
+            )
         self.cfg = root / "watchd.yaml"
         self.base = f"""
 host: web01
@@ -67,7 +67,8 @@ checks:
     def rows(self, since: int = 0) -> list[tuple[str, str]]:
         db = sqlite3.connect(self.root / "data" / "watchd.db")
         try:
-            return db.execute("SELECT channel, kind FROM outbox WHERE id > ? ORDER BY id", (since,)).fetchall()
+            sql = "SELECT channel, kind FROM outbox WHERE id > ? ORDER BY id"
+            return db.execute(sql, (since,)).fetchall()
         finally:
             db.close()
 
@@ -266,7 +267,9 @@ async def test_priority_raised_is_notified(site: Site, running) -> None:
 async def test_announcement_once_then_cancellation(site: Site) -> None:
     """A window on Tuesday 1 Dec 00:00 CET is announced Thursday 26 Nov 09:00 CET (3 business days
     ahead) to customers, once; removing it from the config sends one cancellation."""
-    window = "maintenance:\n  windows:\n    patch: {days: [tue], start: '00:00', duration: 2h, announce: true}\n"
+    window = (
+        "maintenance:\n  windows:\n    patch: {days: [tue], start: '00:00', duration: 2h, announce: true}\n"
+    )
     site.write(window)
     clock = FakeClock(dt.datetime(2026, 11, 26, 7, 59, tzinfo=dt.UTC).timestamp())
     d = site.daemon(clock)
