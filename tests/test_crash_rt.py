@@ -179,7 +179,8 @@ class RTHost:
         plugin.chmod(0o755)
         self.cfg = root / "watchd.yaml"
         self.cfg.write_text(
-            f"host: {name}\ndata_dir: {root / 'data'}\nlog: {{level: info, format: json}}\n"
+            f"host: {name}\ndata_dir: {root / 'data'}\napi: {{enabled: false}}\n"
+            f"log: {{level: info, format: json}}\n"
             "defaults: {interval: 0.1s, retry_interval: 0.1s, max_attempts: 1, flap_detection: false}\n"
             f"checks:\n  switch: {{command: [{plugin}], impact: high}}\n"
             "tickets:\n"

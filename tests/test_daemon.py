@@ -40,6 +40,7 @@ class Host:
         self.config_path.write_text(
             f"""
 data_dir: {self.root / "data"}
+api: {{enabled: false}}
 log: {{level: debug}}
 defaults: {{interval: {interval}, retry_interval: 1h, max_attempts: {max_attempts}}}
 checks:

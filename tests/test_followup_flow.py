@@ -39,6 +39,7 @@ class Site:
         self.base = f"""
 host: web01
 data_dir: {root / "data"}
+api: {{enabled: false}}
 log: {{level: warning}}
 scheduler: {{followup_interval: 1h}}
 defaults: {{max_attempts: 1}}

@@ -38,8 +38,8 @@ def p2(**kw: object) -> Incident:
 
 def test_p2_deadlines_skip_the_weekend() -> None:
     """Opened Friday 16:30 CET: respond by Monday 09:30 CET, resolve by Monday 16:30 CET."""
-    assert P2_RESPOND == t(2026, 11, 30, 8, 30)
-    assert P2_RESOLVE == t(2026, 11, 30, 15, 30)
+    assert t(2026, 11, 30, 8, 30) == P2_RESPOND
+    assert t(2026, 11, 30, 15, 30) == P2_RESOLVE
 
 
 @pytest.mark.parametrize(
@@ -49,11 +49,23 @@ def test_p2_deadlines_skip_the_weekend() -> None:
         (P2_RESPOND - 1, set(), []),
         (P2_RESPOND, set(), [Escalation("respond", 0, ("lead",))]),
         (P2_RESPOND + 1 * H, {("respond", 0)}, [Escalation("respond", 1, ("manager",))]),
-        (P2_RESPOND + 1 * H, set(), [Escalation("respond", 0, ("lead",)), Escalation("respond", 1, ("manager",))]),
+        (
+            P2_RESPOND + 1 * H,
+            set(),
+            [Escalation("respond", 0, ("lead",)), Escalation("respond", 1, ("manager",))],
+        ),
         (P2_RESOLVE, {("respond", 0), ("respond", 1)}, [Escalation("resolve", 0, ("lead",))]),
         (P2_RESOLVE + 99 * H, {("respond", 0), ("respond", 1), ("resolve", 0)}, []),
     ],
-    ids=["weekend", "just-before", "respond-by", "next-level", "both-after-downtime", "resolve-by", "all-fired"],
+    ids=[
+        "weekend",
+        "just-before",
+        "respond-by",
+        "next-level",
+        "both-after-downtime",
+        "resolve-by",
+        "all-fired",
+    ],
 )
 def test_escalation_timing(now: float, fired: set[tuple[str, int]], expected: list[Escalation]) -> None:
     """Each level fires once, at respond_by + after; the resolution escalation at resolve_by."""
@@ -108,7 +120,15 @@ def test_recurring_window_keeps_local_time_over_dst(form: str) -> None:
 
 @pytest.mark.parametrize(
     ("field", "expected"),
-    [("0", "sun"), ("7", "sun"), ("1-5", "mon-fri"), ("0,6", "sun,sat"), ("*", "*"), ("*/2", "*/2"), ("mon", "mon")],
+    [
+        ("0", "sun"),
+        ("7", "sun"),
+        ("1-5", "mon-fri"),
+        ("0,6", "sun,sat"),
+        ("*", "*"),
+        ("*/2", "*/2"),
+        ("mon", "mon"),
+    ],
 )
 def test_crontab_weekdays_mean_what_cron_means(field: str, expected: str) -> None:
     """Sunday is 0 (and 7) as in cron, not APScheduler's Monday = 0."""

@@ -30,7 +30,8 @@ class Host:
     def write(self, extra: str = "", checks: str | None = None) -> None:
         checks = checks if checks is not None else f"  switch: {{command: [{self.plugin}], impact: high}}\n"
         self.cfg.write_text(
-            f"host: web01\ndata_dir: {self.root / 'data'}\nlog: {{level: info, format: json}}\n"
+            f"host: web01\ndata_dir: {self.root / 'data'}\napi: {{enabled: false}}\n"
+            f"log: {{level: info, format: json}}\n"
             f"defaults: {{interval: 0.1s, retry_interval: 0.1s, max_attempts: 1}}\n"
             f"checks:\n{checks}{extra}"
         )

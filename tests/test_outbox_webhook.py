@@ -94,7 +94,8 @@ class Checks:
             lines.append(f"  {name}: {{command: [{plugin}], impact: high, enabled: false}}\n")
         self.cfg = root / "watchd.yaml"
         self.cfg.write_text(
-            f"host: web01\ndata_dir: {root / 'data'}\nlog: {{level: warning, format: json}}\n"
+            f"host: web01\ndata_dir: {root / 'data'}\napi: {{enabled: false}}\n"
+            f"log: {{level: warning, format: json}}\n"
             "defaults: {interval: 1h, retry_interval: 1h, max_attempts: 1, flap_detection: false}\n"
             f"checks:\n{''.join(lines)}"
             "incidents: {reopen_within: 1h}\n"

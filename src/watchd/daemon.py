@@ -7,41 +7,37 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import random
 import signal
 from dataclasses import dataclass
 
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from watchd import __version__, state, suppression
+from watchd import __version__, state
 from watchd import config as config_mod
+from watchd.api.last_results import LastResultsStage
+from watchd.bus import Bus
+from watchd.channels import build_channels, close_channels
 from watchd.clock import Clock, SystemClock
 from watchd.config import Config, ConfigError
-from watchd.config.incidents import build_backend
-from watchd.effects import contact_channels
+from watchd.daemon_commands import DaemonCommands
 from watchd.followup import FollowUp, FollowUpDeps
-from watchd.incidents import CheckIncidentPolicy
-from watchd.maintenance import Scope, Window, windows_between
 from watchd.model import CheckResult, CheckStatus, State
-from watchd.notify.channel import NotifyChannel, Transport, WebhookTransport, email_transport
-from watchd.outbox import Deliverable, Deliverer
+from watchd.outbox import Deliverer, backlog
 from watchd.pipeline import Batch, Event, Pipeline
+from watchd.routing import INTERNAL_PREFIX, Routing, is_unconfigured_check
 from watchd.scheduler import Job, Scheduler, initial_offset
-from watchd.stages.incidents import IncidentStage, Route, alert_result
+from watchd.sdnotify import Notifier, WatchdogGate, watchdog_loop
+from watchd.sources.probes.session import close_shared_sessions
+from watchd.stages.incidents import IncidentStage, alert_result
 from watchd.stages.kick import KickStage
 from watchd.stages.log import LogStage
 from watchd.stages.persist import PersistStage
 from watchd.stages.state import StateStage
-from watchd.state import StatePolicy
 from watchd.store import Store
-from watchd.suppression import Silence
-from watchd.tickets.builtin import BuiltinBackend
-from watchd.tickets.channel import TicketChannel
 
 log = structlog.get_logger("watchd.daemon")
-
-
-INTERNAL_PREFIX = "watchd."  # synthetic checks for watchd's own problems, e.g. watchd.delivery.rt
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,14 +48,25 @@ class Parts:
     state: StateStage
     incidents: IncidentStage
     deliverer: Deliverer
+    last_results: LastResultsStage
+
+
+class BusForward:
+    """The pipeline's MQTT stage: forwards to the daemon's current bus (swapped on reload), if any."""
+
+    def __init__(self, daemon: Daemon) -> None:
+        self.daemon = daemon
+
+    async def exec(self, batch: Batch) -> Batch:
+        bus = self.daemon.bus
+        return await bus.stage.exec(batch) if bus is not None else batch
 
 
 def build_pipeline(store: Store, daemon: Daemon) -> Parts:
     """The one place the result pipeline is assembled."""
-    state_stage = StateStage(store.load_statuses(), daemon.policy_for)
-    incident_stage = IncidentStage(
-        store, daemon.incident_policy_for, daemon.route_for, daemon.suppression_for
-    )
+    r = daemon.routing
+    state_stage = StateStage(store.load_statuses(), r.state_policy)
+    incident_stage = IncidentStage(store, r.incident_policy, r.route, r.suppression)
     deliverer = Deliverer(
         store,
         build_channels(daemon.config, store, daemon.clock),
@@ -69,38 +76,19 @@ def build_pipeline(store: Store, daemon: Daemon) -> Parts:
         alert_after=daemon.config.tickets.alert_after,
         on_alert=daemon.delivery_alert,
     )
+    last_results = LastResultsStage()
     pipeline = Pipeline(
-        [state_stage, incident_stage, PersistStage(store), KickStage(deliverer.kick), LogStage()]
+        [
+            state_stage,
+            incident_stage,
+            PersistStage(store),  # everything after this sees committed state only
+            BusForward(daemon),
+            KickStage(deliverer.kick),
+            LogStage(),
+            last_results,
+        ]
     )
-    return Parts(pipeline, state_stage, incident_stage, deliverer)
-
-
-def build_channels(config: Config, store: Store, clock: Clock) -> dict[str, Deliverable]:
-    """Every outbox channel the config defines: ticket backends and contacts' media."""
-    channels: dict[str, Deliverable] = {"ticket:builtin": TicketChannel(BuiltinBackend(store))}
-    for name, spec in config.tickets.backends.items():
-        if name != "builtin":
-            channels[f"ticket:{name}"] = TicketChannel(build_backend(spec.type, spec.params))
-    n = config.notify
-    for name, contact in config.contacts.items():
-        transports: dict[str, Transport] = {}
-        if contact.email:
-            transports["email"] = email_transport(n.smtp, n.sender, contact.email, n.domain)
-        if contact.webhook_url:
-            transports["webhook"] = WebhookTransport(contact.webhook_url, contact.webhook_format)
-        for medium, transport in transports.items():
-            channels[f"notify:{name}:{medium}"] = NotifyChannel(
-                contact, transport, store.db, n.ticket_wait, clock.time
-            )
-    return channels
-
-
-async def _close_channels(channels: object) -> None:
-    for ch in channels:  # type: ignore[attr-defined]
-        try:
-            await ch.close()
-        except Exception:
-            log.exception("closing a delivery channel failed")
+    return Parts(pipeline, state_stage, incident_stage, deliverer, last_results)
 
 
 def jobs_for(config: Config) -> list[Job]:
@@ -114,27 +102,38 @@ class Daemon:
         self.clock = clock or SystemClock()
         self.store: Store | None = None
         self.parts: Parts | None = None
+        self.routing = Routing(lambda: self.config, self._require_store, self._statuses)
         self.scheduler = Scheduler(self.run_check, config.scheduler.max_concurrent)
-        self._stopped = asyncio.Event()
-        self._flusher: asyncio.Task[None] | None = None
-        self._background: set[asyncio.Task[object]] = set()
-        self.results = 0
-        self._run_id = 0
+        self.bus: Bus | None = None
+        self.api = None  # watchd.api.server.Api when enabled
         self.followup: FollowUp | None = None
         self.jobs: AsyncIOScheduler | None = None
+        self.notifier = Notifier.from_env()
+        self.results = 0
+        self.run_id = 0
+        self.started_at = 0.0
+        self._flusher: asyncio.Task[None] | None = None
+        self._watchdog: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[object]] = set()
+
+    @property
+    def last_results(self) -> dict[str, CheckResult]:
+        return self.parts.last_results.results if self.parts is not None else {}
 
     # -- lifecycle --------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        self.started_at = self.clock.time()
         self.store = Store(self.config.db_path)
-        self._run_id = self.store.run_started(self.clock.time())
+        self.run_id = self.store.run_started(self.started_at)
+        self.bus = self._make_bus(self.config)
         self.parts = build_pipeline(self.store, self)
         await self._forget_removed()
         self.parts.deliverer.start()
         self.followup = FollowUp(
             FollowUpDeps(
-                self.store, self.clock, lambda: self.config, self.parts.incidents, self.route_for,
-                self.suppression_for, self.downtimes, self.parts.pipeline.exec,
+                self.store, self.clock, lambda: self.config, self.parts.incidents, self.routing.route,
+                self.routing.suppression, self.routing.downtimes, self.parts.pipeline.exec,
             )
         )  # fmt: skip
         self.jobs = AsyncIOScheduler(timezone="UTC")
@@ -146,33 +145,39 @@ class Daemon:
         loop = asyncio.get_running_loop()
         self.scheduler.start(jobs_for(self.config), self._resume_times(loop.time()))
         self._flusher = loop.create_task(self._flush_loop())
+        if self.bus is not None:
+            await self.bus.start()
+        await self._start_api()
+        self._start_watchdog()
+        self.notifier.ready(self.status_line())
         log.info(
-            "watchd started",
-            version=__version__,
-            host=self.config.host,
-            checks=len(self.config.checks),
-            db=self.config.db_path,
-            files=list(self.config.files),
-        )
+            "watchd started", version=__version__, host=self.config.host, checks=len(self.config.checks),
+            db=self.config.db_path, files=list(self.config.files),
+        )  # fmt: skip
 
     async def stop(self) -> None:
-        """Stop scheduling, let running checks finish (bounded), flush what is pending, close."""
+        """Stop scheduling, let running checks finish (bounded), flush and tell the world, close."""
+        self.notifier.stopping("stopping: letting running checks finish")
         log.info("stopping", running=self.scheduler.running)
         await self.scheduler.stop(self.config.scheduler.shutdown_grace)
         if self.jobs is not None:
             self.jobs.shutdown(wait=False)
-        if self._flusher is not None:
-            self._flusher.cancel()
-            await asyncio.gather(self._flusher, return_exceptions=True)
+        for task in (self._flusher, self._watchdog):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         self.flush()
-        if self.store is not None:
-            self.store.run_seen(self._run_id, self.clock.time(), stopped=True)
+        if self.api is not None:
+            await self.api.stop()
+        if self.bus is not None:
+            await self.bus.stop()
         if self.parts is not None:
             await self.parts.deliverer.stop()
-            await _close_channels(self.parts.deliverer.channels.values())
+            await close_channels(self.parts.deliverer.channels.values())
+        await close_shared_sessions()
         if self.store is not None:
+            self.store.run_seen(self.run_id, self.clock.time(), stopped=True)
             self.store.close()
-        self._stopped.set()
         log.info("stopped")
 
     async def run_until_signalled(self) -> None:
@@ -181,7 +186,7 @@ class Daemon:
         stop = asyncio.Event()
         loop.add_signal_handler(signal.SIGTERM, stop.set)
         loop.add_signal_handler(signal.SIGINT, stop.set)
-        loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(self.reload()))
+        loop.add_signal_handler(signal.SIGHUP, lambda: self._spawn(self.reload()))
         await self.start()
         await stop.wait()
         await self.stop()
@@ -189,6 +194,13 @@ class Daemon:
     async def reload(self, new: Config | None = None) -> list[str]:
         """Apply a new config (read from config_path when not given). Everything is validated and
         built first; on any error the running config stays and the errors are returned and logged."""
+        self.notifier.reloading()
+        try:
+            return await self._reload(new)
+        finally:
+            self.notifier.ready(self.status_line())
+
+    async def _reload(self, new: Config | None) -> list[str]:
         if new is None:
             if self.config_path is None:
                 return ["no config file to reload from"]
@@ -199,8 +211,9 @@ class Daemon:
                 log.error("reload rejected; old config keeps running", errors=errors)
                 return errors
         try:
-            channels = build_channels(new, self.store, self.clock) if self.store is not None else {}
-        except Exception as exc:  # a backend that validated but cannot be built
+            channels = build_channels(new, self._require_store(), self.clock)
+            bus = self._make_bus(new) if new.mqtt != self.config.mqtt else self.bus
+        except Exception as exc:  # a backend or credential that validated but cannot be built
             log.error("reload rejected; old config keeps running", errors=[repr(exc)])
             return [repr(exc)]
         changed = [n for n, c in new.checks.items() if self.config.checks.get(n) != c]
@@ -208,10 +221,18 @@ class Daemon:
         self.config = new
         self.scheduler.max_concurrent = new.scheduler.max_concurrent
         self.scheduler.update(jobs_for(new))
+        if bus is not self.bus:
+            old, self.bus = self.bus, bus
+            if old is not None:
+                await old.stop()
+            if bus is not None:
+                await bus.start()
+        if self.api is not None:
+            self.api.reconfigure(new.api)
         if self.parts is not None:
-            old = list(self.parts.deliverer.channels.values())
+            old_channels = list(self.parts.deliverer.channels.values())
             self.parts.deliverer.channels = channels
-            await _close_channels(old)
+            await close_channels(old_channels)
             await self._forget_removed()
         log.info("config reloaded", checks=len(new.checks), changed=changed, removed=sorted(removed))
         return []
@@ -232,96 +253,30 @@ class Daemon:
         return status is not None and state.uses_retry_interval(status)
 
     async def submit(self, result: CheckResult) -> CheckStatus | None:
-        """Feed one result from any source into the pipeline; returns the check's new status."""
+        """Feed one result from any source (scheduler, fleet watch) into the pipeline."""
         assert self.parts is not None
         self.results += 1
         batch = await self.parts.pipeline.exec(Batch([Event(result)], self.clock.time()))
         return batch.events[0].status if batch.events else None
 
-    def policy_for(self, name: str) -> StatePolicy:
-        cfg = self.config.checks.get(name)
-        if cfg is not None:
-            return cfg.policy
-        return StatePolicy(max_attempts=1, flap_detection=False)  # internal alerts are hard at once
-
-    def incident_policy_for(self, name: str) -> CheckIncidentPolicy | None:
-        inc = self.config.incidents
-        cfg = self.config.checks.get(name)
-        if cfg is None:
-            if not name.startswith(INTERNAL_PREFIX):
-                return None
-            return CheckIncidentPolicy(self.config.host, "medium", "high", 0.0, inc.priority)
-        impact, urgency = cfg.impact, cfg.urgency
-        for tag in cfg.tags:  # the first tag that says wins over the global default
-            t = inc.tags.get(tag)
-            if t is not None:
-                impact = impact or t.impact
-                urgency = urgency or t.urgency
-        return CheckIncidentPolicy(
-            self.config.host, impact or inc.impact, urgency or inc.urgency, inc.reopen_within, inc.priority
-        )
-
-    def route_for(self, name: str) -> Route:
-        """Ticket backends and contact channels for a check's incidents."""
-        c = self.config
-        media = {n: ct.media for n, ct in c.contacts.items()}
-        cfg = c.checks.get(name)
-        if cfg is None:  # internal alerts: fallback tickets (never the failing one), on-call only
-            failing = name.removeprefix(INTERNAL_PREFIX + "delivery.")
-            oncall = [n for n in c.notify.default if c.contacts[n].kind == "oncall"]
-            return Route(
-                tuple(b for b in c.tickets.fallback if b != failing), tuple(contact_channels(oncall, media))
-            )
-        tickets = cfg.tickets if cfg.tickets is not None else c.tickets.default
-        contacts = cfg.notify if cfg.notify is not None else c.notify.default
-        return Route(tickets, tuple(contact_channels(contacts, media)), cfg.description)
-
-    def suppression_for(self, name: str, now: float) -> str | None:
-        """Why this check's problem must not reach people now (silence, maintenance, failing parent)."""
-        assert self.store is not None
-        cfg = self.config.checks.get(name)
-        if cfg is None:
-            return None
-        silences = [
-            Silence(r[0], r[1], r[2], r[3], r[4], r[5])
-            for r in self.store.db.execute(
-                "SELECT id, check_name, starts_at, ends_at, created_by, comment FROM silences"
-                " WHERE check_name = ? AND removed_at IS NULL AND starts_at <= ? AND ends_at > ?",
-                (name, now, now),
-            )
-        ]
-        windows = windows_between(self.config.maintenance.windows, self.downtimes(now, now + 1), now, now + 1)
-        statuses = self.parts.state.statuses if self.parts is not None else {}
-        failing = [p for p in cfg.depends_on if p in statuses and statuses[p].state.is_problem]
-        return suppression.reason(name, cfg.tags, now, silences, windows, failing)
-
-    def downtimes(self, start: float, end: float) -> list[Window]:
-        """One-off maintenance windows from the store overlapping [start, end)."""
-        assert self.store is not None
-        rows = self.store.db.execute(
-            "SELECT id, scope, target, starts_at, ends_at, comment, announce FROM downtimes"
-            " WHERE removed_at IS NULL AND ends_at > ? AND starts_at < ?",
-            (start, end),
-        )
-        out = []
-        for i, scope, target, s, e, comment, announce in rows:
-            sc = (
-                Scope(checks=(target,))
-                if scope == "check"
-                else Scope(tags=(target,))
-                if scope == "tag"
-                else Scope()
-            )
-            out.append(Window(f"downtime:{i}", s, e, sc, bool(announce), comment))
-        return out
+    def kick(self) -> None:
+        """Something outside the pipeline queued deliveries (an ack through the API or MQTT)."""
+        if self.parts is not None:
+            self.parts.deliverer.kick()
 
     def delivery_alert(self, channel: str, failing: bool, text: str) -> None:
         """The outbox says a channel keeps failing (or recovered): make it an incident of its own."""
-        name = f"{INTERNAL_PREFIX}delivery.{channel.removeprefix('ticket:')}"
-        result = alert_result(name, failing, f"ticket delivery {channel}: {text}", self.clock.time())
-        task = asyncio.get_running_loop().create_task(self.submit(result))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        name = f"{INTERNAL_PREFIX}delivery.{channel.removeprefix('ticket:').replace(':', '.')}"
+        self._spawn(
+            self.submit(alert_result(name, failing, f"delivery {channel}: {text}", self.clock.time()))
+        )
+
+    def status_line(self) -> str:
+        """One line for systemd's STATUS= and logs."""
+        statuses = self._statuses().values()
+        problems = sum(1 for s in statuses if s.is_hard_problem)
+        pending = sum(backlog(self.store.db).values()) if self.store is not None else 0
+        return f"{len(self.config.checks)} checks, {problems} problems, outbox backlog {pending}"
 
     # -- helpers ----------------------------------------------------------------------------------
 
@@ -330,7 +285,7 @@ class Daemon:
             dirty = self.parts.state.take_dirty()
             if dirty:
                 self.store.save(dirty)
-            self.store.run_seen(self._run_id, self.clock.time())
+            self.store.run_seen(self.run_id, self.clock.time())
 
     async def _flush_loop(self) -> None:
         while True:
@@ -340,6 +295,59 @@ class Daemon:
             except Exception:
                 log.exception("state flush failed; will retry")
 
+    def _make_bus(self, config: Config) -> Bus | None:
+        if config.mqtt is None:
+            return None
+        return Bus(
+            config.mqtt,
+            config.host,
+            __version__,
+            self.clock,
+            self.submit,
+            DaemonCommands(self),
+            random.Random(),
+        )
+
+    async def _start_api(self) -> None:
+        if not self.config.api.enabled:
+            return
+        from watchd.api.server import Api  # aiohttp's server side is only imported when used
+
+        api = Api(self, self.config.api)
+        try:
+            await api.start()
+        except OSError as exc:  # the port is taken: monitoring goes on without the API
+            log.error("HTTP API not started", error=str(exc))
+            return
+        self.api = api
+
+    def _start_watchdog(self) -> None:
+        interval = self.notifier.watchdog_interval()
+        if interval is None:
+            return
+        loop = asyncio.get_running_loop()
+        longest = max((c.interval for c in self.config.checks.values()), default=60.0)
+        gate = WatchdogGate(
+            loop.time(), max_lag=interval / 2, max_stall=interval, max_scheduler_idle=longest * 2 + 60
+        )
+        self._watchdog = loop.create_task(
+            watchdog_loop(
+                self.notifier, gate, interval / 2, loop.time, lambda: self.scheduler.stats.last_tick
+            )
+        )
+
+    def _spawn(self, coro: object) -> None:
+        task = asyncio.get_running_loop().create_task(coro)  # type: ignore[arg-type]
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def _require_store(self) -> Store:
+        assert self.store is not None
+        return self.store
+
+    def _statuses(self) -> dict[str, CheckStatus]:
+        return self.parts.state.statuses if self.parts is not None else {}
+
     async def _forget_removed(self) -> None:
         """Checks no longer configured: drop their status, and resolve their open incidents so that
         every ticket that was opened is also closed."""
@@ -348,14 +356,18 @@ class Daemon:
         gone = {
             n
             for n in self.parts.state.statuses
-            if n not in self.config.checks and not n.startswith(INTERNAL_PREFIX)
+            if n not in self.config.checks and not is_unconfigured_check(n)
         }
-        if gone:
-            self.parts.state.forget(gone)
-            self.store.delete_statuses(gone)
-            batch = Batch([], self.clock.time())
-            self.parts.incidents.resolve_removed(batch, gone, "check removed from configuration")
-            await self.parts.pipeline.exec(batch)
+        if not gone:
+            return
+        self.parts.state.forget(gone)
+        self.parts.last_results.forget(gone)
+        self.store.delete_statuses(gone)
+        if self.bus is not None:
+            self.bus.forget_checks(gone)
+        batch = Batch([], self.clock.time())
+        self.parts.incidents.resolve_removed(batch, gone, "check removed from configuration")
+        await self.parts.pipeline.exec(batch)
 
     def _resume_times(self, loop_now: float) -> dict[str, float]:
         """After a restart, a check runs when it would have run anyway (not all at once, not late)."""
@@ -371,3 +383,6 @@ class Daemon:
             # Overdue after downtime: spread the catch-up instead of running everything at once.
             due[name] = loop_now + (remaining if remaining > 0 else initial_offset(name, interval))
         return due
+
+
+__all__ = ["Daemon", "build_pipeline"]

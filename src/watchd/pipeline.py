@@ -43,14 +43,14 @@ class Stage(Protocol):
 
 
 class Pipeline:
-    """Runs stages in order; stops early when a stage leaves no events."""
+    """Runs stages in order. Every stage sees every batch, also one with only writes or incident
+    decisions (a resolved incident of a removed check must still reach the bus and the deliverer);
+    stages are cheap on empty batches."""
 
     def __init__(self, stages: Sequence[Stage]) -> None:
         self.stages = tuple(stages)
 
     async def exec(self, batch: Batch) -> Batch:
         for stage in self.stages:
-            if not batch.events and not batch.writes:
-                break
             batch = await stage.exec(batch)
         return batch

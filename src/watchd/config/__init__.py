@@ -14,7 +14,9 @@ from typing import Any
 
 import yaml
 
+from watchd.bus.config import read_mqtt
 from watchd.config import reader as r
+from watchd.config.api import read_api
 from watchd.config.checks import read_check, read_defaults
 from watchd.config.incidents import read_incidents, read_tickets
 from watchd.config.model import CheckConfig, Config, LogConfig, SchedulerConfig
@@ -184,10 +186,14 @@ def _build(doc: Any, path: str, problems: list[Problem]) -> Config | None:
         if cfg is not None:
             checks[str(name)] = cfg
     _check_dependencies(checks_rd, checks)
+    mqtt = read_mqtt(top.child("mqtt"))
+    api = read_api(top.child("api"), checks=tuple(checks))
     top.finish()
     return Config(
-        host, data_dir, plugin_dirs, log, scheduler, checks, incidents, tickets, contacts, notify, maintenance
-    )
+        host=host, data_dir=data_dir, plugin_dirs=plugin_dirs, log=log, scheduler=scheduler, checks=checks,
+        incidents=incidents, tickets=tickets, contacts=contacts, notify=notify, maintenance=maintenance,
+        mqtt=mqtt, api=api,
+    )  # fmt: skip
 
 
 def _check_dependencies(rd: r.Reader, checks: dict[str, CheckConfig]) -> None:

@@ -121,7 +121,7 @@ def read_api(rd: r.Reader, checks: Collection[str] | None = None) -> ApiConfig:
         one = svc_rd.child(name)
         if not _SERVICE_NAME.match(str(name)):
             svc_rd.problem(str(name), "service names are letters, digits and _ . : -")
-        members = one.get("checks", r.string_list, ())
+        members: tuple[str, ...] = one.get("checks", r.string_list, ())
         if not members:
             one.problem("checks", "a service needs at least one check")
         elif checks is not None:

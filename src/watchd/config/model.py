@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from watchd.bus.config import MqttConfig
+from watchd.config.api import ApiConfig
 from watchd.config.incidents import IncidentsConfig, TicketsConfig
 from watchd.config.notify import MaintenanceConfig, NotifyConfig
 from watchd.model import State
@@ -73,6 +75,8 @@ class Config:
     contacts: Mapping[str, Contact] = field(default_factory=dict)
     notify: NotifyConfig = field(default_factory=NotifyConfig)
     maintenance: MaintenanceConfig = field(default_factory=MaintenanceConfig)
+    mqtt: MqttConfig | None = None
+    api: ApiConfig = field(default_factory=ApiConfig)
     files: tuple[str, ...] = ()
 
     @property

@@ -1,0 +1,222 @@
+"""What every route module shares: the app key, JSON responses and errors, the error middleware,
+the bearer-token guard and request-body parsing."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import functools
+import hmac
+import json
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from aiohttp import web
+
+from watchd.api.availability import iso as iso  # re-exported for the route modules
+from watchd.config import reader as r
+from watchd.config.api import TokenError
+
+if TYPE_CHECKING:
+    from watchd.api.server import Api
+
+log = structlog.get_logger("watchd.api")
+
+API: web.AppKey[Api] = web.AppKey("watchd_api")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class ApiError(Exception):
+    """A request that cannot be served; becomes `{"error": message, ...extra}` with `status`."""
+
+    def __init__(self, status: int, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.extra = extra
+
+
+def dumps(data: Any) -> str:
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response(data, status=status, headers=headers, dumps=dumps)
+
+
+def error_response(
+    status: int, message: str, headers: dict[str, str] | None = None, **extra: Any
+) -> web.Response:
+    return json_response({"error": message, **extra}, status, headers)
+
+
+def api_of(request: web.Request) -> Api:
+    return request.app[API]
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every failure becomes JSON; an unexpected exception is a 500 and a log line, never a crash."""
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return error_response(exc.status, exc.message, **exc.extra)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        headers = {k: v for k, v in exc.headers.items() if k.lower() in ("allow", "www-authenticate")}
+        message = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") else exc.reason
+        if exc.status == 404:
+            message = f"no such resource: {request.path}"
+        elif exc.status == 405:
+            message = f"method {request.method} not allowed on {request.path}"
+        return error_response(exc.status, message, headers)
+    except Exception as exc:
+        log.exception("api request failed", method=request.method, path=request.path)
+        return error_response(500, f"internal error ({type(exc).__name__}); the daemon's log has details")
+
+
+TURN: web.AppKey[asyncio.Lock] = web.AppKey("watchd_api_turn")
+
+
+@web.middleware
+async def one_at_a_time(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Handlers run one after another, each in its own loop iteration: a burst of concurrent
+    requests cannot hold the loop for the sum of their run times, so the scheduler's timers get
+    their turn between two requests (handlers are synchronous work of a few milliseconds)."""
+    async with request.app[TURN]:
+        return await handler(request)
+
+
+def writes(handler: Handler) -> Handler:
+    """Guard a write endpoint: 403 when no token is configured, 401 without or with a wrong token."""
+
+    @functools.wraps(handler)
+    async def guarded(request: web.Request) -> web.StreamResponse:
+        api = api_of(request)
+        try:
+            token = api.config.token()
+        except TokenError as exc:
+            log.error("api token unavailable; writes refused", error=str(exc))
+            raise ApiError(503, f"writes unavailable: {exc}") from None
+        if token is None:
+            raise ApiError(
+                403, "writes are disabled: no api token configured (api.token_file or api.token_env)"
+            )
+        given = request.headers.get("Authorization", "")
+        scheme, _, value = given.partition(" ")
+        if scheme.lower() != "bearer" or not value:
+            raise ApiError(401, "this endpoint needs 'Authorization: Bearer <token>'")
+        if not hmac.compare_digest(value.strip().encode(), token.encode()):
+            log.warning("api write with a wrong token", path=request.path, peer=request.remote)
+            raise ApiError(401, "wrong token")
+        return await handler(request)
+
+    guarded.writes = True  # type: ignore[attr-defined]  # read by the OpenAPI test
+    return guarded
+
+
+async def body(request: web.Request) -> dict[str, Any]:
+    """The JSON object in the request body (an empty body is an empty object)."""
+    raw = await request.read()
+    if not raw.strip():
+        return {}
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError(400, f"request body is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "request body must be a JSON object")
+    return data
+
+
+class Fields:
+    """Typed access to a request body (or query) that collects problems like the config Reader."""
+
+    def __init__(self, data: dict[str, Any], allowed: tuple[str, ...]) -> None:
+        self.data = data
+        self.problems: list[str] = [f"{k}: unknown field" for k in data if k not in allowed]
+
+    def text(self, key: str, default: str | None = None, required: bool = False) -> str | None:
+        v = self.data.get(key)
+        if v is None:
+            if required:
+                self.problems.append(f"{key}: is required")
+            return default
+        if not isinstance(v, str):
+            self.problems.append(f"{key}: expected a string")
+            return default
+        if required and not v.strip():
+            self.problems.append(f"{key}: must not be empty")
+        return v
+
+    def flag(self, key: str, default: bool = False) -> bool:
+        v = self.data.get(key, default)
+        if not isinstance(v, bool):
+            self.problems.append(f"{key}: expected true or false")
+            return default
+        return v
+
+    def time(self, key: str, default: float | None = None) -> float | None:
+        v = self.data.get(key)
+        if v is None:
+            return default
+        try:
+            return parse_time(v)
+        except ValueError as exc:
+            self.problems.append(f"{key}: {exc}")
+            return default
+
+    def duration(self, key: str) -> float | None:
+        v = self.data.get(key)
+        if v is None:
+            return None
+        try:
+            return r.duration(v)
+        except ValueError as exc:
+            self.problems.append(f"{key}: {exc}")
+            return None
+
+    def check(self) -> None:
+        if self.problems:
+            raise ApiError(400, "; ".join(self.problems), problems=self.problems)
+
+
+def parse_time(value: Any) -> float:
+    """Epoch seconds, or ISO 8601 (a time without a zone is UTC)."""
+    if isinstance(value, bool):
+        raise ValueError("expected a time (ISO 8601 or epoch seconds)")
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            t = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(f"expected a time like 2026-11-23T22:00:00Z, not {value!r}") from None
+        if t.tzinfo is None:
+            t = t.replace(tzinfo=dt.UTC)
+        return t.timestamp()
+    raise ValueError("expected a time (ISO 8601 or epoch seconds)")
+
+
+def query_choice(request: web.Request, key: str, choices: tuple[str, ...]) -> str | None:
+    v = request.query.get(key)
+    if v is None or v == "":
+        return None
+    if v not in choices:
+        raise ApiError(400, f"{key}: expected one of {', '.join(choices)}, not {v!r}")
+    return v
+
+
+def query_int(request: web.Request, key: str, default: int, lo: int, hi: int) -> int:
+    v = request.query.get(key)
+    if v is None or v == "":
+        return default
+    try:
+        n = int(v)
+    except ValueError:
+        raise ApiError(400, f"{key}: expected an integer, not {v!r}") from None
+    if not lo <= n <= hi:
+        raise ApiError(400, f"{key}: must be between {lo} and {hi}")
+    return n

@@ -1,0 +1,429 @@
+"""The public status page (`GET /status`) and the service overview behind it and `/api/v1/services`.
+
+Server-rendered HTML with inline CSS: no JavaScript, no external assets, readable on a phone. It
+shows service titles, states, availability and announced maintenance, never plugin output.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import math
+from dataclasses import dataclass, field
+from string import Template
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+
+from watchd import sla
+from watchd.api import availability as av
+from watchd.api.common import ApiError, api_of, iso
+from watchd.config.api import ServiceConfig
+from watchd.model import CheckStatus, State
+
+if TYPE_CHECKING:
+    from watchd.api.server import Api
+
+routes = web.RouteTableDef()
+
+BAR_DAYS = 90
+UPCOMING_DAYS = 14  # announced maintenance shown this far ahead
+PAGE_TTL = 10.0  # the public page is rendered at most this often: customers reload during outages
+WINDOWS = (("24h", 1), ("7d", 7), ("30d", 30), ("90d", 90))
+STATE_TEXT = {
+    "operational": "Operational",
+    "degraded": "Degraded performance",
+    "outage": "Outage",
+    "maintenance": "Under maintenance",
+    "no_data": "No data yet",
+}
+LEVEL_TEXT = {
+    "ok": "target met",
+    "minor": "below target",
+    "major": "major outage",
+    "maintenance": "maintenance",
+    "nodata": "no data",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class DayBar:
+    date: dt.date
+    availability: sla.Availability
+    level: str
+
+
+@dataclass(slots=True)
+class ServiceView:
+    service: ServiceConfig
+    state: str
+    windows: dict[str, sla.Availability]
+    days: list[DayBar] = field(default_factory=list)
+    members: list[dict[str, Any]] = field(default_factory=list)
+    incidents: list[dict[str, Any]] = field(default_factory=list)
+    maintenance: list[dict[str, Any]] = field(default_factory=list)
+
+
+def level(a: sla.Availability, target: float) -> str:
+    """A day bar's colour: target met, below target (down to 99 % or target - 1), or worse."""
+    p = a.availability
+    if p is None:
+        return "maintenance" if a.excluded_s > 0 and a.unknown_s < 1.0 else "nodata"
+    if p * 100.0 >= target - 1e-9:
+        return "ok"
+    if p * 100.0 >= min(99.0, target - 1.0):
+        return "minor"
+    return "major"
+
+
+def current_state(
+    members: list[str],
+    sts: dict[str, CheckStatus],
+    in_maintenance: set[str],
+    down_states: frozenset[State],
+) -> str:
+    """outage > degraded > maintenance > operational; 'no_data' before any member has run."""
+    if not any(m in sts for m in members):
+        return "no_data"
+    live = [sts[m] for m in members if m in sts and m not in in_maintenance]
+    if any(s.is_hard_problem and s.state in down_states for s in live):
+        return "outage"
+    if any(s.state is not State.OK for s in live):
+        return "degraded"
+    if any(m in in_maintenance for m in members):
+        return "maintenance"
+    return "operational"
+
+
+def overview(api: Api, now: float, days: int = BAR_DAYS, only: str | None = None) -> list[ServiceView]:
+    """Every service (or `only` one): state, rolling availability, day bars, incidents, maintenance."""
+    daemon = api.daemon
+    cfg = api.config
+    checks = daemon.config.checks
+    services = av.services_of(cfg, checks)
+    if only is not None:
+        services = {only: services[only]}
+    db = daemon.store.db
+    sts: dict[str, CheckStatus] = daemon.parts.state.statuses if daemon.parts is not None else {}
+    bars = av.day_starts(now, days, cfg.timezone) if days else []
+    start = min([now - BAR_DAYS * av.DAY] + [a for _, a, _ in bars])
+    coverage = av.Coverage.load(db, start, now + UPCOMING_DAYS * av.DAY, api.windows)
+    mon = av.monitored(db, start, now, now, live=True)
+    tags = av.check_tags(checks)
+    members = sorted({c for s in services.values() for c in s.checks})
+    timelines = av.timelines(db, members, start, now + 1.0, coverage, tags)
+    maint_now = {m for m in members if any(a <= now < b for a, b in timelines[m].excluded)}
+    open_incidents = _open_incidents(db, members)
+    out = []
+    for svc in services.values():
+        mine = {c: timelines[c] for c in svc.checks}
+        acc = sla.service_accounting(mine, mon, start, now + 1.0, cfg.down_states)
+        windows = {key: acc.account(now - n * av.DAY, now, now) for key, n in WINDOWS}
+        day_bars = []
+        for d, a, b in bars:
+            avail = acc.account(a, b, now)
+            day_bars.append(DayBar(d, avail, level(avail, svc.target)))
+        out.append(
+            ServiceView(
+                service=svc,
+                state=current_state(list(svc.checks), sts, maint_now, cfg.down_states),
+                windows=windows,
+                days=day_bars,
+                members=[
+                    {
+                        "name": m,
+                        "title": getattr(checks.get(m), "description", "") or m,
+                        "state": sts[m].state.name if m in sts else None,
+                        "in_maintenance": m in maint_now,
+                    }
+                    for m in svc.checks
+                ],
+                incidents=[i for i in open_incidents if i["check"] in svc.checks],
+                maintenance=_announced(coverage, svc, tags, now),
+            )
+        )
+    return out
+
+
+def _open_incidents(db: Any, members: list[str]) -> list[dict[str, Any]]:
+    if not members:
+        return []
+    rows = db.execute(
+        "SELECT id, check_name, priority, opened_at, acked_at FROM incidents WHERE status = 'open'"
+        f" AND check_name IN ({','.join('?' * len(members))}) ORDER BY opened_at, id",
+        members,
+    ).fetchall()
+    return [
+        {"id": r[0], "check": r[1], "priority": r[2], "opened_at": r[3], "acknowledged": r[4] is not None}
+        for r in rows
+    ]
+
+
+def _announced(
+    coverage: av.Coverage, svc: ServiceConfig, tags: dict[str, tuple[str, ...]], now: float
+) -> list[dict[str, Any]]:
+    """Announced maintenance (active or upcoming) that covers a member of the service."""
+    out = []
+    for w in coverage.windows:
+        if isinstance(w, tuple) or not getattr(w, "announce", False) or w.ends_at <= now:
+            continue
+        one = av.Coverage([w])
+        if any(one.excluded(m, tags.get(m, ())) for m in svc.checks):
+            out.append(
+                {
+                    "starts_at": w.starts_at,
+                    "ends_at": w.ends_at,
+                    "comment": getattr(w, "comment", ""),
+                    "active": w.starts_at <= now < w.ends_at,
+                }
+            )
+    return sorted(out, key=lambda m: m["starts_at"])
+
+
+def view_dict(v: ServiceView, days: bool) -> dict[str, Any]:
+    """The JSON form of a service view (`/api/v1/services`)."""
+    d: dict[str, Any] = {
+        "name": v.service.name,
+        "title": v.service.title,
+        "description": v.service.description,
+        "target_percent": v.service.target,
+        "state": v.state,
+        "checks": v.members,
+        "availability": {k: av.availability_dict(a, v.service.target) for k, a in v.windows.items()},
+        "incidents": [{**i, "opened_at": iso(i["opened_at"])} for i in v.incidents],
+        "maintenance": [
+            {**m, "starts_at": iso(m["starts_at"]), "ends_at": iso(m["ends_at"])} for m in v.maintenance
+        ],
+    }
+    if days:
+        d["days"] = [
+            {
+                "date": b.date.isoformat(),
+                "level": b.level,
+                **av.availability_dict(b.availability),
+            }
+            for b in v.days
+        ]
+    return d
+
+
+# -- HTML -------------------------------------------------------------------------------------------
+
+
+def percent_text(ratio: float | None) -> str:
+    """Floored to two decimals, so 99.999 % never shows as 100 %: '99.99 %'; a dash without data."""
+    if ratio is None:
+        return "–"
+    p = math.floor(ratio * 100.0 * 100.0 + 1e-6) / 100.0
+    return f"{p:.2f} %"
+
+
+def _minutes_text(seconds: float) -> str:
+    m = seconds / 60.0
+    if m < 120:
+        return f"{m:.1f} min"
+    return f"{m / 60.0:.1f} h"
+
+
+def bar_title(b: DayBar) -> str:
+    a = b.availability
+    parts = [b.date.isoformat()]
+    if a.availability is None:
+        parts.append("maintenance" if b.level == "maintenance" else "no data")
+    else:
+        parts.append(f"{percent_text(a.availability)} available")
+        parts.append(f"{_minutes_text(a.down_s)} down")
+    if a.excluded_s:
+        parts.append(f"{_minutes_text(a.excluded_s)} maintenance")
+    if a.unknown_s >= 60:
+        parts.append(f"{_minutes_text(a.unknown_s)} not monitored")
+    return " · ".join(parts)
+
+
+def _local(t: float, zone: ZoneInfo) -> str:
+    return dt.datetime.fromtimestamp(t, zone).strftime("%Y-%m-%d %H:%M %Z")
+
+
+e = html.escape
+
+PAGE = Template("""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="refresh" content="60">
+<title>$title</title>
+<style>$css</style>
+</head>
+<body>
+<main>
+<header>
+<h1>$title</h1>
+<p class="banner b-$overall" data-overall="$overall">$overall_text</p>
+</header>
+$incidents
+$maintenance
+<section class="services" aria-label="Services">
+$services
+</section>
+<footer>Updated $updated. Availability excludes announced maintenance. Page refreshes every minute.</footer>
+</main>
+</body>
+</html>
+""")
+
+SERVICE = Template("""<article class="service" id="service-$name" data-service="$name" data-state="$state">
+<div class="head"><h2>$title</h2><span class="state s-$state">$state_text</span></div>
+$description<div class="bars" role="img" aria-label="Availability per day, last $ndays days">$bars</div>
+<div class="axis"><span class="wide">$ndays days ago</span><span class="narrow">30 days ago</span>\
+<span class="today">Today</span></div>
+<dl class="figures">$figures</dl>
+</article>""")
+
+CSS = """
+:root{--bg:#f6f7f9;--card:#fff;--fg:#1d232b;--muted:#5d6975;--line:#e1e5ea;--ok:#2fa84f;
+--minor:#e3a008;--major:#d93636;--maint:#3b82f6;--nodata:#c9d0d8}
+@media (prefers-color-scheme:dark){:root{--bg:#12161b;--card:#1b2128;--fg:#e6eaee;--muted:#9aa6b2;
+--line:#2b333c;--nodata:#3a444f}}
+*{box-sizing:border-box}
+body{margin:0;background:var(--bg);color:var(--fg);
+font:16px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif}
+main{max-width:860px;margin:0 auto;padding:24px 16px 40px}
+h1{font-size:1.6rem;margin:0 0 16px}
+h2{font-size:1.1rem;margin:0}
+.banner{margin:0 0 24px;padding:14px 18px;border-radius:8px;color:#fff;font-weight:600}
+.b-operational{background:var(--ok)}.b-degraded,.b-no_data{background:var(--minor)}
+.b-outage{background:var(--major)}.b-maintenance{background:var(--maint)}
+section.notice{background:var(--card);border:1px solid var(--line);border-left:4px solid var(--major);
+border-radius:8px;padding:12px 16px;margin:0 0 16px}
+section.notice.maint{border-left-color:var(--maint)}
+section.notice h2{margin-bottom:6px}
+section.notice ul{margin:0;padding-left:18px}
+.service{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:16px;margin:0 0 16px}
+.head{display:flex;justify-content:space-between;align-items:baseline;gap:8px;flex-wrap:wrap}
+.state{font-size:.9rem;font-weight:600}
+.s-operational{color:var(--ok)}.s-degraded,.s-no_data{color:var(--minor)}
+.s-outage{color:var(--major)}.s-maintenance{color:var(--maint)}
+.desc{color:var(--muted);margin:4px 0 0;font-size:.9rem}
+.bars{display:flex;gap:2px;height:34px;margin:14px 0 4px}
+.bar{flex:1 1 0;min-width:2px;border-radius:2px;background:var(--nodata)}
+.l-ok{background:var(--ok)}.l-minor{background:var(--minor)}.l-major{background:var(--major)}
+.l-maintenance{background:var(--maint)}
+.axis{display:flex;justify-content:space-between;color:var(--muted);font-size:.8rem}
+.axis .narrow{display:none}
+.figures{display:grid;grid-template-columns:repeat(4,1fr);gap:8px;margin:12px 0 0}
+.figures div{border-top:1px solid var(--line);padding-top:6px}
+.figures dt{color:var(--muted);font-size:.8rem}
+.figures dd{margin:0;font-weight:600;font-variant-numeric:tabular-nums}
+footer{color:var(--muted);font-size:.8rem;margin-top:24px}
+time{white-space:nowrap}
+@media (max-width:600px){
+main{padding:16px 10px 32px}h1{font-size:1.3rem}
+.bar:nth-child(-n+60){display:none}
+.axis .wide{display:none}.axis .narrow{display:inline}
+.figures{grid-template-columns:repeat(2,1fr)}
+}
+"""
+
+OVERALL_TEXT = {
+    "operational": "All systems operational",
+    "degraded": "Some systems are degraded",
+    "outage": "Some systems are down",
+    "maintenance": "Maintenance in progress",
+    "no_data": "Waiting for the first check results",
+}
+
+
+def overall_state(views: list[ServiceView]) -> str:
+    order = ("outage", "degraded", "maintenance", "no_data", "operational")
+    states = {v.state for v in views}
+    return next((s for s in order if s in states), "operational")
+
+
+def render(views: list[ServiceView], title: str, timezone: str, now: float) -> str:
+    zone = ZoneInfo(timezone)
+    services = "\n".join(_service_html(v) for v in views)
+    incidents = [(v, i) for v in views for i in v.incidents]
+    inc_html = ""
+    if incidents:
+        items = "".join(
+            f'<li data-incident="{i["id"]}">{e(v.service.title)}: '
+            f"{'identified, being worked on' if i['acknowledged'] else 'investigating'} "
+            f"(since <time>{e(_local(i['opened_at'], zone))}</time>, {e(i['priority'])})</li>"
+            for v, i in incidents
+        )
+        inc_html = (
+            '<section class="notice" aria-label="Current incidents">'
+            f"<h2>Current incidents</h2><ul>{items}</ul></section>"
+        )
+    maint: dict[tuple[float, float, str], list[str]] = {}
+    for v in views:
+        for m in v.maintenance:
+            maint.setdefault((m["starts_at"], m["ends_at"], m["comment"]), []).append(v.service.title)
+    maint_html = ""
+    if maint:
+        items = "".join(
+            f"<li>{'<strong>Now:</strong> ' if a <= now < b else ''}"
+            f"<time>{e(_local(a, zone))}</time> – <time>{e(_local(b, zone))}</time>: {e(', '.join(titles))}"
+            f"{': ' + e(comment) if comment else ''}</li>"
+            for (a, b, comment), titles in sorted(maint.items())
+        )
+        maint_html = (
+            '<section class="notice maint" aria-label="Scheduled maintenance">'
+            f"<h2>Scheduled maintenance</h2><ul>{items}</ul></section>"
+        )
+    overall = overall_state(views)
+    return PAGE.substitute(
+        title=e(title),
+        css=CSS,
+        overall=overall,
+        overall_text=e(OVERALL_TEXT[overall]),
+        incidents=inc_html,
+        maintenance=maint_html,
+        services=services or "<p>No services configured.</p>",
+        updated=e(_local(now, zone)),
+    )
+
+
+def _service_html(v: ServiceView) -> str:
+    bars = "".join(
+        f'<span class="bar l-{b.level}" title="{e(bar_title(b))}" data-date="{b.date.isoformat()}"'
+        f' data-availability="{_data_percent(b.availability.availability)}"></span>'
+        for b in v.days
+    )
+    figures = "".join(
+        f'<div><dt>{e(label)}</dt><dd data-window="{key}">'
+        f"{percent_text(v.windows[key].availability)}</dd></div>"
+        for key, label in (("24h", "24 hours"), ("7d", "7 days"), ("30d", "30 days"), ("90d", "90 days"))
+    )
+    desc = f'<p class="desc">{e(v.service.description)}</p>\n' if v.service.description else ""
+    return SERVICE.substitute(
+        name=e(v.service.name),
+        state=v.state,
+        title=e(v.service.title),
+        state_text=e(STATE_TEXT[v.state]),
+        description=desc,
+        bars=bars,
+        ndays=len(v.days),
+        figures=figures,
+    )
+
+
+def _data_percent(ratio: float | None) -> str:
+    return "" if ratio is None else f"{ratio * 100.0:.4f}"
+
+
+@routes.get("/status")
+async def status_page(request: web.Request) -> web.Response:
+    api = api_of(request)
+    if not api.config.status_page:
+        raise ApiError(404, "the status page is disabled (api.status_page.enabled)")
+    now = api.now()
+    cached = api.status_cache
+    if cached is not None and 0 <= now - cached[0] < PAGE_TTL:
+        text = cached[1]
+    else:
+        text = render(overview(api, now), api.config.title, api.config.timezone, now)
+        api.status_cache = (now, text)
+    return web.Response(text=text, content_type="text/html", headers={"Cache-Control": "max-age=10"})

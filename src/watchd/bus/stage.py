@@ -1,0 +1,75 @@
+"""BusStage: puts each batch's results, state changes and incident decisions on the bus.
+
+Place it after PersistStage, so only what was committed is published. It only enqueues into the
+bounded OfflineBuffer and wakes the sender: it never waits for the network and never raises.
+
+- every result -> `check/<c>/result` (result_qos, not retained; dropped first when the buffer is full)
+- a state change, or the first result of a check since start -> `check/<c>/state` (QoS 1, retained,
+  coalesced per check: after an outage only the newest state per check is sent)
+- every (action, incident) the batch decided -> `incident/<id>` (QoS 1, not retained)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import structlog
+
+from watchd.bus import payloads
+from watchd.bus.buffer import Kind, Message, OfflineBuffer
+from watchd.bus.topics import Topics
+from watchd.pipeline import Batch
+
+log = structlog.get_logger("watchd.bus")
+
+
+class BusStage:
+    def __init__(
+        self, topics: Topics, buffer: OfflineBuffer, result_qos: int, wake: Callable[[], None]
+    ) -> None:
+        self.topics = topics
+        self.buffer = buffer
+        self.result_qos = result_qos
+        self._wake = wake
+        self._announced: set[str] = set()  # checks whose state was published since start
+        self.errors = 0
+
+    async def exec(self, batch: Batch) -> Batch:
+        try:
+            self._enqueue(batch)
+        except Exception:  # publishing is best effort: never let it break the pipeline
+            self.errors += 1
+            log.exception("bus: could not enqueue a batch")
+        return batch
+
+    def _enqueue(self, batch: Batch) -> None:
+        host, t, put = self.topics.host, self.topics, self.buffer.put
+        queued = False
+        for event in batch.events:
+            r = event.result
+            body = payloads.check_result(host, r)
+            put(Message(t.result(r.check), body, self.result_qos, False, Kind.RESULT))
+            status = event.status
+            if status is not None and (event.changes or r.check not in self._announced):
+                self._announced.add(r.check)
+                put(
+                    Message(
+                        t.state(r.check), payloads.check_state(host, status, batch.now), 1, True,
+                        Kind.STATE, key=f"state:{r.check}",
+                    )
+                )  # fmt: skip
+            queued = True
+        for action, inc in batch.incidents:
+            put(Message(t.incident(inc.id), payloads.incident(action, inc), 1, False, Kind.EVENT))
+            queued = True
+        if queued:
+            self._wake()
+
+    def forget(self, checks: set[str]) -> None:
+        """Checks removed from the configuration: clear their retained state (an empty retained
+        message deletes it at the broker)."""
+        for check in sorted(checks):
+            self._announced.discard(check)
+            self.buffer.put(Message(self.topics.state(check), b"", 1, True, Kind.STATE, key=f"state:{check}"))
+        if checks:
+            self._wake()

@@ -1,0 +1,64 @@
+"""Secrets for built-in checks (HTTP passwords, bearer tokens): from a file or an environment variable.
+
+Config files never need to hold a secret inline: a check names `<key>_file` or `<key>_env`, and an
+inline `<key>` is refused. Files are read at every use, so a rotated token needs no reload; relative
+paths are resolved against the secrets directory (or the config directory when there is none).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from watchd.sources import BuildContext
+from watchd.sources.resources.params import Params
+
+MAX_SECRET_BYTES = 64 * 1024
+
+
+class SecretError(Exception):
+    """The secret could not be read; the message names where it was looked for, never its value."""
+
+
+@dataclass(frozen=True, slots=True)
+class Secret:
+    file: str | None = None
+    env: str | None = None
+
+    def describe(self) -> str:
+        return f"file {self.file}" if self.file else f"environment variable {self.env}"
+
+    def read(self) -> str:
+        """The secret without its trailing newline; SecretError if missing or empty."""
+        if self.file is not None:
+            try:
+                with open(self.file, "rb") as f:
+                    raw = f.read(MAX_SECRET_BYTES)
+            except OSError as exc:
+                raise SecretError(f"cannot read secret file {self.file}: {exc.strerror}") from None
+            value = raw.decode("utf-8", errors="strict").rstrip("\r\n")
+        else:
+            assert self.env is not None
+            value = os.environ.get(self.env, "")
+        if not value:
+            raise SecretError(f"secret in {self.describe()} is empty or missing")
+        return value
+
+
+def secret_param(p: Params, key: str, ctx: BuildContext, *, required: bool) -> Secret | None:
+    """Read `<key>_file` / `<key>_env` (exactly one); an inline `<key>` is a config error."""
+    if p.has(key):
+        p.raw(key)
+        raise p.error(key, f"inline secrets are not accepted: use {key}_file or {key}_env")
+    path = p.text(f"{key}_file")
+    env = p.text(f"{key}_env")
+    if path is not None and env is not None:
+        raise p.error(f"{key}_env", f"give {key}_file or {key}_env, not both")
+    if path is not None:
+        base = ctx.secrets_dir or ctx.config_dir
+        return Secret(file=os.path.join(base, path))
+    if env is not None:
+        return Secret(env=env)
+    if required:
+        raise p.error(f"{key}_file", f"required (or {key}_env)")
+    return None
