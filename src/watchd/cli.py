@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from watchd import __version__, cli_incidents, cli_maintenance
+from watchd import __version__, cli_incidents, cli_maintenance, cli_sla
 from watchd import config as config_mod
 from watchd.config import ConfigError
 from watchd.logs import configure as configure_logging
@@ -66,6 +66,7 @@ def _parser() -> argparse.ArgumentParser:
 
     cli_incidents.add_parser(sub, with_config)
     cli_maintenance.add_parsers(sub, with_config)
+    cli_sla.add_parser(sub, with_config)
     return p
 
 
