@@ -27,11 +27,14 @@ def problems(path: Path) -> list[str]:
 
 
 def test_shipped_default_config_is_valid() -> None:
-    """config/watchd.yaml loads and its plugins resolve to real executables."""
+    """config/watchd.yaml (with conf.d/managed-host.yaml) loads and its plugins resolve to real
+    executables, from monitoring-plugins and from checks/."""
     cfg = config.load(str(REPO / "config" / "watchd.yaml"))
-    assert {"load", "disk_root", "procs_total", "users", "swap"} <= set(cfg.checks)
+    assert {"load", "disk_root", "procs_total", "users", "swap", "cpu", "reboot_required"} <= set(cfg.checks)
+    assert "backup_mysql" in cfg.checks  # from conf.d
     for check in cfg.checks.values():
-        assert Path(check.command[0]).is_file(), check.command[0]
+        if check.type == "plugin":
+            assert Path(check.command[0]).is_file(), check.command[0]
 
 
 def test_defaults_and_overrides(tmp_path: Path) -> None:

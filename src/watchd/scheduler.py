@@ -19,7 +19,8 @@ import structlog
 
 log = structlog.get_logger("watchd.scheduler")
 
-MAX_INITIAL_SPREAD = 60.0  # first runs spread over min(interval, this), so restarts detect quickly
+# First runs spread over min(interval, this): spread out, yet a fresh start shows results soon.
+MAX_INITIAL_SPREAD = 15.0
 LATENESS_SAMPLES = 10_000
 
 
