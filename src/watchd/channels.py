@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import structlog
 
 from watchd.clock import Clock
 from watchd.config import Config
 from watchd.config.incidents import build_backend
-from watchd.notify.channel import NotifyChannel, Transport, WebhookTransport, email_transport
+from watchd.notify.channel import MqttTransport, NotifyChannel, Transport, WebhookTransport, email_transport
 from watchd.outbox import Deliverable
 from watchd.store import Store
 from watchd.tickets.builtin import BuiltinBackend
@@ -18,7 +18,9 @@ from watchd.tickets.channel import TicketChannel
 log = structlog.get_logger("watchd.channels")
 
 
-def build_channels(config: Config, store: Store, clock: Clock) -> dict[str, Deliverable]:
+def build_channels(
+    config: Config, store: Store, clock: Clock, bus: Callable[[], object] = lambda: None
+) -> dict[str, Deliverable]:
     channels: dict[str, Deliverable] = {"ticket:builtin": TicketChannel(BuiltinBackend(store))}
     for name, spec in config.tickets.backends.items():
         if name != "builtin":
@@ -30,6 +32,8 @@ def build_channels(config: Config, store: Store, clock: Clock) -> dict[str, Deli
             transports["email"] = email_transport(n.smtp, n.sender, contact.email, n.domain)
         if contact.webhook_url:
             transports["webhook"] = WebhookTransport(contact.webhook_url, contact.webhook_format)
+        if contact.mqtt:
+            transports["mqtt"] = MqttTransport(name, bus)
         for medium, transport in transports.items():
             channels[f"notify:{name}:{medium}"] = NotifyChannel(
                 contact, transport, store.db, n.ticket_wait, clock.time

@@ -69,7 +69,7 @@ def build_pipeline(store: Store, daemon: Daemon) -> Parts:
     incident_stage = IncidentStage(store, r.incident_policy, r.route, r.suppression)
     deliverer = Deliverer(
         store,
-        build_channels(daemon.config, store, daemon.clock),
+        build_channels(daemon.config, store, daemon.clock, lambda: daemon.bus),
         daemon.clock,
         base_backoff=daemon.config.tickets.base_backoff,
         max_backoff=daemon.config.tickets.max_backoff,
@@ -211,7 +211,7 @@ class Daemon:
                 log.error("reload rejected; old config keeps running", errors=errors)
                 return errors
         try:
-            channels = build_channels(new, self._require_store(), self.clock)
+            channels = build_channels(new, self._require_store(), self.clock, lambda: self.bus)
             bus = self._make_bus(new) if new.mqtt != self.config.mqtt else self.bus
         except Exception as exc:  # a backend or credential that validated but cannot be built
             log.error("reload rejected; old config keeps running", errors=[repr(exc)])

@@ -164,6 +164,10 @@ class Bus:
             commands_refused=sum(d.refused.values()) if d else 0,
         )
 
+    def notify(self, contact: str, payload: bytes) -> None:
+        """Queue a notification for a contact (QoS 1, never dropped for results' sake)."""
+        self.buffer.put(Message(self.topics.notify(contact), payload, 1, False, Kind.EVENT))
+
     def forget_checks(self, checks: Iterable[str]) -> None:
         """Checks removed from the configuration: clear their retained state topics."""
         self.stage.forget(set(checks))

@@ -5,6 +5,7 @@
     <prefix><host>/check/<check>/state       retained  current state of one check (hard state included)
     <prefix><host>/check/<check>/result      -         every result
     <prefix><host>/incident/<id>             -         incident lifecycle (open/update/resolve/...)
+    <prefix><host>/notify/<contact>          -         notifications for contacts with `mqtt: true`
     <prefix><host>/command/<verb>            -         signed commands in (run, ack, silence)
     <prefix><host>/command_result            -         the answer to each command
 
@@ -91,6 +92,9 @@ class Topics:
 
     def incident(self, incident_id: int) -> str:
         return f"{self._base}/incident/{incident_id}"
+
+    def notify(self, contact: str) -> str:
+        return f"{self._base}/notify/{escape(contact)}"
 
     @property
     def commands(self) -> str:

@@ -187,6 +187,9 @@ def _build(doc: Any, path: str, problems: list[Problem]) -> Config | None:
             checks[str(name)] = cfg
     _check_dependencies(checks_rd, checks)
     mqtt = read_mqtt(top.child("mqtt"))
+    for name, contact in contacts.items():
+        if contact.mqtt and mqtt is None:
+            top.problem(f"contacts.{name}.mqtt", "needs the mqtt section (the bus it is published on)")
     api = read_api(top.child("api"), checks=tuple(checks))
     top.finish()
     return Config(

@@ -128,6 +128,22 @@ def email_transport(settings: mail.SmtpSettings, sender: str, to: tuple[str, ...
     return send
 
 
+class MqttTransport:
+    """Publishes the notification JSON on <prefix><host>/notify/<contact> through the daemon's bus.
+    Delivered means queued in the bus's bounded buffer, which publishes it with QoS 1 when connected."""
+
+    def __init__(self, contact: str, bus: Callable[[], Any]) -> None:
+        self.contact = contact
+        self._bus = bus
+
+    async def __call__(self, msg: Message, event: str, facts: dict[str, Any], op_id: int) -> None:
+        bus = self._bus()
+        if bus is None:
+            raise DeliveryError("mqtt notification, but the MQTT bus is not configured", retryable=False)
+        body = shapes.body("json", msg, event, facts) | {"op_id": op_id}
+        bus.notify(self.contact, json.dumps(body).encode())
+
+
 class WebhookTransport:
     """POSTs the chosen shape; one session per transport, closed by the daemon."""
 
