@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from watchd import __version__, cli_incidents, cli_maintenance, cli_sla
 from watchd import config as config_mod
+from watchd.cli_common import load_config, open_store
 from watchd.config import ConfigError
 from watchd.logs import configure as configure_logging
 from watchd.model import State
@@ -73,11 +74,7 @@ def _parser() -> argparse.ArgumentParser:
 def cmd_run(args: argparse.Namespace) -> int:
     from watchd.daemon import Daemon
 
-    try:
-        cfg = config_mod.load(args.config)
-    except ConfigError as exc:
-        print(f"watchd: invalid configuration:\n{exc}", file=sys.stderr)
-        return 1
+    cfg = load_config(args.config)
     configure_logging(cfg.log.level, cfg.log.format)
     daemon = Daemon(cfg, args.config)
     with contextlib.suppress(KeyboardInterrupt):
@@ -130,17 +127,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from watchd.store import Store
-
-    try:
-        cfg = config_mod.load(args.config)
-    except ConfigError as exc:
-        print(f"watchd: invalid configuration:\n{exc}", file=sys.stderr)
-        return 1
-    if not os.path.exists(cfg.db_path):
-        print(f"no state yet ({cfg.db_path} does not exist)", file=sys.stderr)
-        return 1
-    store = Store(cfg.db_path)
+    _, store = open_store(args.config)
     statuses = store.load_statuses()
     store.close()
     rows = [statuses[n] for n in sorted(statuses)]

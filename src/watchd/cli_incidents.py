@@ -14,6 +14,7 @@ import sys
 import time
 
 from watchd import actions, incident_store
+from watchd.cli_common import open_store
 from watchd.store import Store
 from watchd.ticket_text import iso
 
@@ -45,9 +46,7 @@ def add_parser(sub: argparse._SubParsersAction, with_config) -> None:  # type: i
 
 
 def _store(args: argparse.Namespace) -> Store:
-    from watchd import config as config_mod
-
-    return Store(config_mod.load(args.config).db_path)
+    return open_store(args.config)[1]
 
 
 def cmd_list(args: argparse.Namespace) -> int:

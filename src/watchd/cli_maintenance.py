@@ -11,6 +11,7 @@ import sys
 import time
 
 from watchd import actions
+from watchd.cli_common import open_store
 from watchd.config import reader
 from watchd.store import Store
 from watchd.ticket_text import iso
@@ -60,9 +61,7 @@ def add_parsers(sub: argparse._SubParsersAction, with_config) -> None:  # type: 
 
 
 def _store(args: argparse.Namespace) -> Store:
-    from watchd import config as config_mod
-
-    return Store(config_mod.load(args.config).db_path)
+    return open_store(args.config)[1]
 
 
 def _time(text: str, now: float) -> float:

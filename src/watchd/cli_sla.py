@@ -12,7 +12,6 @@ import datetime as dt
 import html
 import io
 import json
-import os
 import sys
 import time
 from typing import Any
@@ -39,18 +38,9 @@ def add_parser(sub: argparse._SubParsersAction, with_config) -> None:  # type: i
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from watchd import config as config_mod
-    from watchd.config import ConfigError
-    from watchd.store import Store
+    from watchd.cli_common import open_store
 
-    try:
-        cfg = config_mod.load(args.config)
-    except ConfigError as exc:
-        print(f"watchd: invalid configuration:\n{exc}", file=sys.stderr)
-        return 1
-    if not os.path.exists(cfg.db_path):
-        print(f"no state yet ({cfg.db_path} does not exist)", file=sys.stderr)
-        return 1
+    cfg, store = open_store(args.config)
     api: ApiConfig = getattr(cfg, "api", None) or ApiConfig()
     now = _now()
     month = args.month or av.current_month(now, api.timezone)
@@ -72,7 +62,6 @@ def cmd_report(args: argparse.Namespace) -> int:
             return 1
         c = cfg.checks[args.check]
         services = [ServiceConfig(args.check, c.description or args.check, (args.check,))]
-    store = Store(cfg.db_path)
     try:
         report = av.build_report(
             store.db, api, cfg.checks, cfg.incidents.priority, start, end, now, month, services,

@@ -110,7 +110,7 @@ def read_api(rd: r.Reader, checks: Collection[str] | None = None) -> ApiConfig:
     sp_rd.finish()
 
     sla_rd = rd.child("sla")
-    timezone = sla_rd.get("timezone", _timezone, d.timezone)
+    timezone = sla_rd.get("timezone", r.timezone, d.timezone)
     down_states = sla_rd.get("down_states", _states, d.down_states)
     sla_rd.finish()
 
@@ -164,16 +164,6 @@ def _percent(value: Any) -> float:
     if not 0 < v < 100:
         raise ValueError(f"expected a percentage between 0 and 100 (exclusive), like 99.9, not {value!r}")
     return v
-
-
-def _timezone(value: Any) -> str:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    try:
-        ZoneInfo(str(value))
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {value!r}") from None
-    return str(value)
 
 
 def _states(value: Any) -> frozenset[State]:

@@ -36,8 +36,14 @@ class CheckDefaults:
 
 
 def read_defaults(rd: r.Reader) -> CheckDefaults:
-    d = CheckDefaults()
-    out = CheckDefaults(
+    out = CheckDefaults(**_scheduling_keys(rd, CheckDefaults()))
+    rd.finish()
+    return out
+
+
+def _scheduling_keys(rd: r.Reader, d: CheckDefaults) -> dict[str, Any]:
+    """The keys `defaults:` sets for every check, and every check may override."""
+    return dict(
         interval=rd.get("interval", r.duration, d.interval),
         retry_interval=rd.get("retry_interval", r.duration, d.retry_interval),
         max_attempts=rd.get("max_attempts", r.positive_int, d.max_attempts),
@@ -48,8 +54,6 @@ def read_defaults(rd: r.Reader) -> CheckDefaults:
         flap_low=rd.get("flap_low", _percent, d.flap_low),
         flap_high=rd.get("flap_high", _percent, d.flap_high),
     )
-    rd.finish()
-    return out
 
 
 def _percent(value: Any) -> float:
@@ -87,15 +91,7 @@ def read_check(
         rd.problem(None, "check names use letters, digits and _ . : - (and start with a letter or digit)")
     check_type = rd.get("type", r.string, "plugin" if rd.has("command") or not rd.has("type") else "")
     common = dict(
-        interval=rd.get("interval", r.duration, defaults.interval),
-        retry_interval=rd.get("retry_interval", r.duration, defaults.retry_interval),
-        max_attempts=rd.get("max_attempts", r.positive_int, defaults.max_attempts),
-        timeout=rd.get("timeout", r.duration, defaults.timeout),
-        timeout_state=rd.get("timeout_state", r.state, defaults.timeout_state),
-        output_limit=rd.get("output_limit", r.positive_int, defaults.output_limit),
-        flap_detection=rd.get("flap_detection", r.boolean, defaults.flap_detection),
-        flap_low=rd.get("flap_low", _percent, defaults.flap_low),
-        flap_high=rd.get("flap_high", _percent, defaults.flap_high),
+        **_scheduling_keys(rd, defaults),
         enabled=rd.get("enabled", r.boolean, True),
         description=rd.get("description", r.string, ""),
         tags=rd.get("tags", r.string_list, ()),

@@ -142,22 +142,12 @@ def _optional_duration(rd: r.Reader, key: str, default: float | None) -> float |
 
 def _read_calendar(rd: r.Reader) -> BusinessCalendar | None:
     d = BusinessCalendar()
-    tz = rd.get("timezone", _timezone, d.timezone)
+    tz = rd.get("timezone", r.timezone, d.timezone)
     days = rd.get("days", lambda v: parse_days(r.string_list(v)), d.days)
     hours = rd.get("hours", parse_hours, (d.start, d.end))
     holidays = rd.get("holidays", _dates, d.holidays)
     rd.finish()
     return BusinessCalendar(tz, days, hours[0], hours[1], holidays)
-
-
-def _timezone(value: Any) -> str:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    try:
-        ZoneInfo(str(value))
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {value!r}") from None
-    return str(value)
 
 
 def _dates(value: Any) -> frozenset[dt.date]:

@@ -54,7 +54,7 @@ def read_contacts(rd: r.Reader) -> dict[str, Contact]:
             kind=c.get("kind", r.one_of("customer", "oncall"), "oncall"),
             display_name=c.get("name", r.string, ""),
             language=c.get("language", r.one_of(*LANGUAGES), "en"),
-            timezone=c.get("timezone", r.string, "Europe/Berlin"),
+            timezone=c.get("timezone", r.timezone, "Europe/Berlin"),
             email=c.get("email", r.string_list, ()),
             webhook_url=url,
             webhook_format=fmt,
@@ -142,7 +142,7 @@ def read_maintenance(rd: r.Reader, contacts: tuple[str, ...]) -> MaintenanceConf
         window = RecurringWindow(
             name=str(name),
             duration=w.get("duration", r.duration, dw.duration),
-            timezone=w.get("timezone", _timezone, dw.timezone),
+            timezone=w.get("timezone", r.timezone, dw.timezone),
             days=w.get("days", lambda v: parse_days(r.string_list(v)), dw.days),
             start=w.get("start", _time, dw.start),
             cron=cron,
@@ -179,9 +179,3 @@ def _time(value: Any) -> dt.time:
         return dt.time.fromisoformat(str(value))
     except ValueError:
         raise ValueError(f"expected a time like 00:00, not {value!r}") from None
-
-
-def _timezone(value: Any) -> str:
-    from watchd.config.incidents import _timezone as tz
-
-    return tz(value)

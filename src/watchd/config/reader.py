@@ -157,6 +157,17 @@ def member_list(names: tuple[str, ...], what: str) -> Callable[[Any], tuple[str,
     return conv
 
 
+def timezone(value: Any) -> str:
+    """An IANA time zone name, e.g. Europe/Berlin."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(str(value))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r}") from None
+    return str(value)
+
+
 def one_of(*choices: str) -> Callable[[Any], str]:
     def conv(value: Any) -> str:
         text = str(value).lower()

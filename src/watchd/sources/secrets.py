@@ -8,41 +8,12 @@ paths are resolved against the secrets directory (or the config directory when t
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
+from watchd.secrets import Secret, SecretError
 from watchd.sources import BuildContext
 from watchd.sources.resources.params import Params
 
-MAX_SECRET_BYTES = 64 * 1024
-
-
-class SecretError(Exception):
-    """The secret could not be read; the message names where it was looked for, never its value."""
-
-
-@dataclass(frozen=True, slots=True)
-class Secret:
-    file: str | None = None
-    env: str | None = None
-
-    def describe(self) -> str:
-        return f"file {self.file}" if self.file else f"environment variable {self.env}"
-
-    def read(self) -> str:
-        """The secret without its trailing newline; SecretError if missing or empty."""
-        if self.file is not None:
-            try:
-                with open(self.file, "rb") as f:
-                    raw = f.read(MAX_SECRET_BYTES)
-            except OSError as exc:
-                raise SecretError(f"cannot read secret file {self.file}: {exc.strerror}") from None
-            value = raw.decode("utf-8", errors="strict").rstrip("\r\n")
-        else:
-            assert self.env is not None
-            value = os.environ.get(self.env, "")
-        if not value:
-            raise SecretError(f"secret in {self.describe()} is empty or missing")
-        return value
+__all__ = ["Secret", "SecretError", "secret_param"]
 
 
 def secret_param(p: Params, key: str, ctx: BuildContext, *, required: bool) -> Secret | None:
