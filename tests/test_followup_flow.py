@@ -289,3 +289,38 @@ async def test_announcement_once_then_cancellation(site: Site) -> None:
         assert site.rows()[1:] == [("notify:acme:email", "maintenance_cancel")]
     finally:
         await d.stop()
+
+
+class TakenTicket:
+    """Stands in for a ticket backend whose ticket an engineer took (RT: owner set); the RT side of
+    this is tested against a real RT in tests/tickets/test_rt_backend.py."""
+
+    class Backend:
+        async def acknowledged(self, ref: str) -> str | None:
+            return "bob" if ref == "RT-42" else None
+
+    backend = Backend()
+
+
+async def test_taking_the_ticket_acknowledges_the_incident(site: Site, running) -> None:
+    """An owner set in the ticket system acks the incident: no escalation at respond_by afterwards."""
+    d, clock = running
+    site.set("shop", 2)
+    await d.run_check("shop")
+    inc_id = site.incident("shop")[0]
+    with d.store.transaction() as db:
+        db.execute(
+            "INSERT INTO ticket_refs (incident_id, channel, ref) VALUES (?, 'ticket:desk', 'RT-42')",
+            (inc_id,),
+        )
+    d.parts.deliverer.channels["ticket:desk"] = TakenTicket()
+    await d.followup.tick()
+    db = sqlite3.connect(site.root / "data" / "watchd.db")
+    try:
+        assert db.execute("SELECT acked_by FROM incidents WHERE id = ?", (inc_id,)).fetchone() == ("bob",)
+    finally:
+        db.close()
+    clock.advance(MON_0931_CET - clock.time())
+    n = len(site.rows())
+    await d.followup.tick()
+    assert [r for r in site.rows(n) if r[1] in ("escalate", "renotify")] == []

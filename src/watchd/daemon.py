@@ -134,6 +134,7 @@ class Daemon:
             FollowUpDeps(
                 self.store, self.clock, lambda: self.config, self.parts.incidents, self.routing.route,
                 self.routing.suppression, self.routing.downtimes, self.parts.pipeline.exec,
+                lambda: self.parts.deliverer.channels if self.parts else {},
             )
         )  # fmt: skip
         self.jobs = AsyncIOScheduler(timezone="UTC")

@@ -13,13 +13,14 @@ breach columns) in one transaction, so nothing fires twice across restarts.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import structlog
 
-from watchd import effects, escalation, incident_store, outbox
+from watchd import actions, effects, escalation, incident_store, outbox
 from watchd.businesshours import BusinessCalendar
 from watchd.clock import Clock
 from watchd.config import Config
@@ -42,6 +43,7 @@ class FollowUpDeps:
     suppression_for: Callable[[str, float], str | None]
     downtimes: Callable[[float, float], list[Window]]
     run_batch: Callable[[Batch], Awaitable[object]]
+    channels: Callable[[], Mapping[str, object]] = dict  # outbox channels (ticket backends may know acks)
 
 
 class FollowUp:
@@ -52,6 +54,7 @@ class FollowUp:
 
     async def tick(self) -> None:
         async with self._lock:
+            await self._ticket_acks()
             now = self.d.clock.time()
             batch = Batch([], now)
             self._release(batch)
@@ -60,6 +63,36 @@ class FollowUp:
             self.ticks += 1
             if batch.writes:
                 await self.d.run_batch(batch)
+
+    # -- acknowledgements made in a ticket system ---------------------------------------------------
+
+    async def _ticket_acks(self) -> None:
+        """An engineer who takes the ticket in the ticket system (RT: sets an owner) acknowledges the
+        incident as `watchd ack` would: escalation and renotification stop."""
+        db = self.d.store.db
+        channels = self.d.channels()
+        for inc in _open(db):
+            if inc.acked_at is not None or inc.suppressed_by is not None:
+                continue
+            for channel, ref in db.execute(
+                "SELECT channel, ref FROM ticket_refs WHERE incident_id = ? ORDER BY channel", (inc.id,)
+            ).fetchall():
+                backend = getattr(channels.get(channel), "backend", None)
+                asked = getattr(backend, "acknowledged", None)
+                who = await asked(ref) if asked is not None else None
+                if who is None:
+                    continue
+                # ActionError: acknowledged meanwhile by someone else, nothing to add
+                with contextlib.suppress(actions.ActionError):
+                    actions.ack(
+                        self.d.store,
+                        inc.id,
+                        who,
+                        f"taken in {channel.removeprefix('ticket:')}",
+                        self.d.clock.time(),
+                    )
+                log.info("acknowledged in the ticket system", incident=inc.id, channel=channel, by=who)
+                break
 
     # -- held-back incidents ----------------------------------------------------------------------
 

@@ -348,3 +348,16 @@ def test_from_config_defaults(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) ->
     )  # fmt: skip
     assert b.priorities == {"P1": 90, "P2": 70, "P3": 50, "P4": 10}
     assert b.requestors == ("noc@example.com",)
+
+
+async def test_acknowledged_once_someone_takes_the_ticket(
+    rt_server: RTServer, make_backend: Callable[..., RTBackend], make_intent: MakeIntent, key: str
+) -> None:
+    """A ticket nobody owns is not acknowledged; once an engineer takes it in RT, its owner is who."""
+    backend = make_backend()
+    ref = await backend.deliver(make_intent("open", key=key, op_id=1), None)
+    assert await backend.acknowledged(ref) is None
+    rt(rt_server, "PUT", f"/ticket/{ref}", {"Owner": "root"})
+    assert await backend.acknowledged(ref) == "root"
+    assert await backend.acknowledged("99999999") is None  # unknown ticket
+    assert await backend.acknowledged("not-a-number") is None

@@ -207,6 +207,21 @@ class RTBackend:
             await self._write(ticket, intent, status="resolved")
         return ticket.id
 
+    async def acknowledged(self, ref: str) -> str | None:
+        """Who took the ticket in RT (its owner, once it is not Nobody), or None. A ticket system that
+        cannot be asked right now counts as "not yet": the next follow-up pass asks again."""
+        if not ref.isdigit():
+            return None
+        try:
+            status, body = await self._call("GET", f"/ticket/{ref}", what=f"ticket {ref}", allow_404=True)
+        except DeliveryError:
+            return None
+        if status == 404 or not isinstance(body, Mapping):
+            return None
+        owner = body.get("Owner")
+        name = owner.get("id") if isinstance(owner, Mapping) else owner
+        return str(name) if name and str(name) != "Nobody" else None
+
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
