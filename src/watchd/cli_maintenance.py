@@ -87,9 +87,12 @@ def _run(fn) -> int:  # type: ignore[no-untyped-def]
 
 def cmd_ack(args: argparse.Namespace) -> int:
     store = _store(args)
-    return _run(
-        lambda: f"incident #{actions.ack(store, args.incident, args.by, args.comment, time.time()).id} acked"
-    )
+
+    def ack() -> str:
+        inc = actions.ack(store, args.incident, args.by, args.comment, time.time())
+        return f"incident #{inc.id} acknowledged"
+
+    return _run(ack)
 
 
 def cmd_silence(args: argparse.Namespace) -> int:

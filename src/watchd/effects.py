@@ -10,6 +10,7 @@ configuration says now: a recovery always reaches whoever got the problem.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -111,8 +112,19 @@ def follow_up_rows(
     backends = [c.removeprefix("ticket:") for c in channels if c.startswith("ticket:")]
     rows = ticket_rows(inc, action, why, result, now, backends)
     if notify:
-        rows += notify_rows(inc, action, why, result, now, [c for c in channels if c.startswith("notify:")])
+        people = [c for c in channels if c.startswith("notify:")]
+        rows += notify_rows(inc, action, why, result, now, people, told_description(db, inc.id))
     return rows
+
+
+def told_description(db: sqlite3.Connection, incident_id: int) -> str:
+    """The service name people were first told about, so follow-ups name it the same way (also from
+    the CLI, which has no routing at hand)."""
+    row = db.execute(
+        "SELECT payload FROM outbox WHERE incident_id = ? AND channel LIKE 'notify:%' ORDER BY id LIMIT 1",
+        (incident_id,),
+    ).fetchone()
+    return str(json.loads(row[0])["facts"].get("description", "")) if row else ""
 
 
 def record(

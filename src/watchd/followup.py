@@ -146,8 +146,10 @@ class FollowUp:
             return
         cfg = self.d.config()
         oncall = [c for c in self._contacts_of(inc.check) if cfg.contacts[c].kind == "oncall"]
-        rows = effects.notify_rows(inc, "renotify", "still failing", None, batch.now,
-                                   effects.contact_channels(oncall, media))  # fmt: skip
+        rows = effects.notify_rows(
+            inc, "renotify", "still failing", None, batch.now, effects.contact_channels(oncall, media),
+            self.d.route_for(inc.check).description,
+        )  # fmt: skip
 
         def write(db: sqlite3.Connection) -> None:
             db.execute("UPDATE incidents SET last_notified_at = ? WHERE id = ?", (batch.now, inc.id))
