@@ -20,8 +20,8 @@ from aiohttp import web
 
 from watchd.model import State
 from watchd.sources import BuildContext
-from watchd.sources.probes import close_shared_sessions
 from watchd.sources.probes.http import build_http
+from watchd.sources.probes.session import close_shared_sessions
 
 BODY = "ok " * 100  # ~300 B, a typical health endpoint
 

@@ -9,7 +9,9 @@ import asyncio
 import datetime
 import random
 import signal
+import sys
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -17,7 +19,6 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from watchd import __version__, state
 from watchd import config as config_mod
 from watchd.api.last_results import LastResultsStage
-from watchd.bus import Bus
 from watchd.channels import build_channels, close_channels
 from watchd.clock import Clock, SystemClock
 from watchd.config import Config, ConfigError
@@ -29,13 +30,15 @@ from watchd.pipeline import Batch, Event, Pipeline
 from watchd.routing import INTERNAL_PREFIX, Routing, is_unconfigured_check
 from watchd.scheduler import Job, Scheduler, initial_offset
 from watchd.sdnotify import Notifier, WatchdogGate, watchdog_loop
-from watchd.sources.probes.session import close_shared_sessions
 from watchd.stages.incidents import IncidentStage, alert_result
 from watchd.stages.kick import KickStage
 from watchd.stages.log import LogStage
 from watchd.stages.persist import PersistStage
 from watchd.stages.state import StateStage
 from watchd.store import Store
+
+if TYPE_CHECKING:
+    from watchd.bus import Bus
 
 log = structlog.get_logger("watchd.daemon")
 
@@ -175,7 +178,8 @@ class Daemon:
         if self.parts is not None:
             await self.parts.deliverer.stop()
             await close_channels(self.parts.deliverer.channels.values())
-        await close_shared_sessions()
+        if "watchd.sources.probes.session" in sys.modules:  # only if an HTTP probe ever ran
+            await sys.modules["watchd.sources.probes.session"].close_shared_sessions()
         if self.store is not None:
             self.store.run_seen(self.run_id, self.clock.time(), stopped=True)
             self.store.close()
@@ -299,6 +303,8 @@ class Daemon:
     def _make_bus(self, config: Config) -> Bus | None:
         if config.mqtt is None:
             return None
+        from watchd.bus import Bus  # aiomqtt and paho are only loaded with an mqtt section
+
         return Bus(
             config.mqtt,
             config.host,

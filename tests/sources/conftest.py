@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from watchd.sources import BuildContext
-from watchd.sources.probes import close_shared_sessions
+from watchd.sources.probes.session import close_shared_sessions
 
 from .certs import Pki, make_pki
 

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from watchd.model import CheckResult, State
 from watchd.nagios.range import Thresholds
-from watchd.sources import SOURCE_TYPES, BuildContext
+from watchd.sources import BuildContext, factory_for
 from watchd.sources.probes.http import HttpExpect, HttpResponse, StatusSet, evaluate_http
 from watchd.sources.probes.session import USER_AGENT
 
@@ -121,7 +121,7 @@ def write(path: Path, text: str) -> None:
 
 
 async def probe(ctx: BuildContext, check_timeout: float = 5.0, **params: Any) -> CheckResult:
-    return await SOURCE_TYPES["http"]("web", params, ctx).run(check_timeout)
+    return await factory_for("http")("web", params, ctx).run(check_timeout)
 
 
 async def test_ok(base: str, ctx: BuildContext) -> None:

@@ -9,7 +9,7 @@ import pytest
 import watchd.sources.probes
 import watchd.sources.resources  # noqa: F401  (registers the types)
 from watchd.errors import ParamError
-from watchd.sources import SOURCE_TYPES, BuildContext
+from watchd.sources import SOURCE_TYPES, BuildContext, factory_for, known_types
 from watchd.sources.resources.params import Params
 
 # The smallest valid parameters for every built-in type.
@@ -34,14 +34,16 @@ MINIMAL: dict[str, dict[str, Any]] = {
 
 
 def test_every_builtin_type_is_registered() -> None:
-    """Importing the two packages registers exactly the documented types."""
+    """Every documented type is known, and each resolves to its factory (http on first use)."""
+    assert set(MINIMAL) <= set(known_types())
+    assert all(factory_for(kind) is not None for kind in MINIMAL)
     assert set(MINIMAL) <= set(SOURCE_TYPES)
 
 
 @pytest.mark.parametrize("kind", sorted(MINIMAL))
 def test_minimal_params_build(kind: str, ctx: BuildContext) -> None:
     """The documented minimum is enough, and the result has an async run()."""
-    source = SOURCE_TYPES[kind](kind, MINIMAL[kind], ctx)
+    source = factory_for(kind)(kind, MINIMAL[kind], ctx)
     assert callable(source.run)
 
 
@@ -49,7 +51,7 @@ def test_minimal_params_build(kind: str, ctx: BuildContext) -> None:
 def test_unknown_key_is_named(kind: str, ctx: BuildContext) -> None:
     """A typo is an error naming the key, never silently ignored."""
     with pytest.raises(ParamError) as err:
-        SOURCE_TYPES[kind](kind, {**MINIMAL[kind], "warnng": "80"}, ctx)
+        factory_for(kind)(kind, {**MINIMAL[kind], "warnng": "80"}, ctx)
     assert err.value.key == "warnng"
     assert err.value.message == "unknown key"
 
@@ -103,7 +105,7 @@ def test_bad_params_name_the_key(
 ) -> None:
     """Wrong types and invalid values raise ParamError with the key and a message that says why."""
     with pytest.raises(ParamError) as err:
-        SOURCE_TYPES[kind](kind, params, ctx)
+        factory_for(kind)(kind, params, ctx)
     assert err.value.key == key
     assert words in err.value.message
 

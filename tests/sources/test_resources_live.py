@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 
 from watchd.model import CheckResult, State
-from watchd.sources import SOURCE_TYPES, BuildContext
+from watchd.sources import BuildContext, factory_for
 
 
 def build(kind: str, params: dict[str, Any], ctx: BuildContext) -> Any:
-    return SOURCE_TYPES[kind](kind, params, ctx)
+    return factory_for(kind)(kind, params, ctx)
 
 
 def perf(result: CheckResult) -> dict[str, float]:

@@ -4,8 +4,18 @@
 topics, payloads, buffer, fleet (liveness and election) and commands (verification).
 """
 
-from watchd.bus.bus import Bus, BusStats
+from typing import Any
+
 from watchd.bus.commands import CommandHandler
 from watchd.bus.config import MqttConfig, read_mqtt
 
 __all__ = ["Bus", "BusStats", "CommandHandler", "MqttConfig", "read_mqtt"]
+
+
+def __getattr__(name: str) -> Any:
+    """`Bus` and `BusStats` load aiomqtt: only when asked for, so reading config stays light."""
+    if name in ("Bus", "BusStats"):
+        from watchd.bus import bus
+
+        return getattr(bus, name)
+    raise AttributeError(name)

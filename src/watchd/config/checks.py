@@ -15,7 +15,7 @@ from watchd.config import reader as r
 from watchd.config.model import CheckConfig
 from watchd.errors import ParamError
 from watchd.model import State
-from watchd.sources import SOURCE_TYPES, BuildContext
+from watchd.sources import BuildContext, factory_for, known_types
 from watchd.sources.plugin import BASE_ENV, PluginSource, resolve_executable
 
 _MACRO = re.compile(r"\$([A-Z][A-Z0-9_]*)?\$")
@@ -114,9 +114,9 @@ def read_check(
         source = PluginSource(name, argv, env, cfg.output_limit, cfg.timeout_state)
         return _with_source(cfg, source)
 
-    factory = SOURCE_TYPES.get(check_type)
+    factory = factory_for(check_type)
     if factory is None:
-        known = ", ".join(sorted(["plugin", *SOURCE_TYPES]))
+        known = ", ".join(sorted(["plugin", *known_types()]))
         rd.problem("type", f"unknown check type {check_type!r} (known: {known})")
         return None
     params = {k: rd.raw(k) for k in rd.unread()}

@@ -11,7 +11,7 @@ from watchd.config.api import ApiConfig
 from watchd.config.incidents import IncidentsConfig, TicketsConfig
 from watchd.config.notify import MaintenanceConfig, NotifyConfig
 from watchd.model import State
-from watchd.notify.channel import Contact
+from watchd.notify.contacts import Contact
 from watchd.sources import Source
 from watchd.state import StatePolicy
 

@@ -13,7 +13,7 @@ from watchd.config import reader as r
 from watchd.escalation import Level
 from watchd.mail import SmtpSettings
 from watchd.maintenance import RecurringWindow, Scope, crontab_trigger
-from watchd.notify.channel import Contact
+from watchd.notify.contacts import Contact
 from watchd.notify.messages import LANGUAGES
 from watchd.notify.shapes import FORMATS
 from watchd.priority import PRIORITIES

@@ -11,43 +11,16 @@ import json
 import sqlite3
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import formatdate
 from typing import Any
 
-import aiohttp
-
 from watchd import mail
 from watchd.errors import DeliveryError, http_status_retryable
 from watchd.notify import shapes
+from watchd.notify.contacts import Contact
 from watchd.notify.messages import Message, render
-
-
-@dataclass(frozen=True, slots=True)
-class Contact:
-    name: str
-    kind: str = "oncall"  # customer | oncall
-    display_name: str = ""
-    language: str = "en"
-    timezone: str = "Europe/Berlin"
-    email: tuple[str, ...] = ()
-    webhook_url: str | None = None
-    webhook_format: str = "json"
-    mqtt: bool = False
-
-    @property
-    def media(self) -> tuple[str, ...]:
-        out = []
-        if self.email:
-            out.append("email")
-        if self.webhook_url:
-            out.append("webhook")
-        if self.mqtt:
-            out.append("mqtt")
-        return tuple(out)
-
 
 Transport = Callable[[Message, str, dict[str, Any], int], Awaitable[None]]
 
@@ -151,9 +124,11 @@ class WebhookTransport:
         self.url = url
         self.fmt = fmt
         self.timeout = timeout
-        self._session: aiohttp.ClientSession | None = None
+        self._session: Any = None  # aiohttp.ClientSession, imported on first use
 
     async def __call__(self, msg: Message, event: str, facts: dict[str, Any], op_id: int) -> None:
+        import aiohttp  # only loaded when a webhook contact is actually notified
+
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
         data = json.dumps(shapes.body(self.fmt, msg, event, facts)).encode()

@@ -7,11 +7,10 @@ respond. On-call engineers get the technical detail. English and Dutch are shipp
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
-
-import jinja2
 
 LANGUAGES = ("en", "nl")
 EVENTS = (
@@ -152,8 +151,18 @@ _ONCALL_TITLES = {
 }  # fmt: skip
 _ONCALL_MAINTENANCE = "{{ event_title }}: {{ start_utc }} - {{ end_utc }} ({{ window }}){% if comment %}: {{ comment }}{% endif %}"
 
-_env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False)
-_html_env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=True)
+
+@functools.cache
+def _environments() -> tuple[Any, Any]:
+    """(text, html) Jinja2 environments, made on first use so that loading the config does not load
+    Jinja2. StrictUndefined: a template naming a fact that is not there fails loudly in tests."""
+    import jinja2
+
+    text = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False)
+    html = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=True)
+    return text, html
+
+
 _HTML = (
     '<!doctype html><html><body style="font-family:sans-serif">'
     "{% for para in paragraphs %}<p>{% for line in para %}{{ line }}{% if not loop.last %}<br>{% endif %}"
@@ -171,6 +180,7 @@ class Message:
 def render(event: str, audience: str, language: str, facts: dict[str, Any]) -> Message:
     """Render one notification. `facts` is the payload written to the outbox plus the ticket ref."""
     lang = language if language in LANGUAGES else "en"
+    _env, _html_env = _environments()
     f = _enrich(facts)
     subject = _env.from_string(_SUBJECTS[lang][event]).render(f)
     if audience == "customer":

@@ -10,6 +10,7 @@ returns a Source, or raises ParamError naming the bad key.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -33,6 +34,20 @@ class BuildContext:
 SourceFactory = Callable[[str, Mapping[str, Any], BuildContext], Source]
 
 SOURCE_TYPES: dict[str, SourceFactory] = {}
+
+# Types whose module pulls in a heavy library (aiohttp): imported only when a check uses them, so a
+# daemon without HTTP probes does not carry aiohttp's 20 MB.
+LAZY_TYPES: dict[str, str] = {"http": "watchd.sources.probes.http"}
+
+
+def factory_for(type_name: str) -> SourceFactory | None:
+    if type_name not in SOURCE_TYPES and type_name in LAZY_TYPES:
+        importlib.import_module(LAZY_TYPES[type_name])
+    return SOURCE_TYPES.get(type_name)
+
+
+def known_types() -> list[str]:
+    return sorted({*SOURCE_TYPES, *LAZY_TYPES})
 
 
 def register(type_name: str) -> Callable[[SourceFactory], SourceFactory]:
