@@ -168,11 +168,13 @@ async def run_process_asyncio(
 # -- the child: one run -------------------------------------------------------------------------
 
 
-def write_config(directory: str, checks: int, rate: float, max_concurrent: int) -> str:
-    """A watchd.yaml with `checks` checks of check_dummy, each every checks/rate seconds."""
+def write_config(directory: str, checks: int, rate: float, max_concurrent: int, api: bool = False) -> str:
+    """A watchd.yaml with `checks` checks of check_dummy, each every checks/rate seconds; the HTTP API
+    (which loads aiohttp and prometheus-client) only with `api`."""
     interval = checks / rate
     lines = [
         f"data_dir: {json.dumps(os.path.join(directory, 'data'))}",
+        f"api: {{enabled: {'true, port: 0' if api else 'false'}}}",
         f"plugin_dirs: [{json.dumps(PLUGIN_DIR)}]",
         "log: {level: warning, format: json}",
         f"scheduler: {{max_concurrent: {max_concurrent}}}",
@@ -338,7 +340,7 @@ def child(args: argparse.Namespace) -> int:
 
     directory = tempfile.mkdtemp(prefix="watchd-bench-")
     try:
-        path = write_config(directory, args.checks, args.rate, args.max_concurrent)
+        path = write_config(directory, args.checks, args.rate, args.max_concurrent, args.api)
         config = config_mod.load(path)
         configure_logging(config.log.level, config.log.format)
         if args.spawn == "asyncio":
@@ -380,6 +382,7 @@ def run_child(rate: float, spawn: str, args: argparse.Namespace) -> dict[str, An
         f"--seconds={args.seconds:g}",
         f"--spawn={spawn}",
         f"--max-concurrent={args.max_concurrent}",
+        *(["--api"] if args.api else []),
     ]
     print(f"# {spawn} {rate:g}/s: {' '.join(cmd)}", file=sys.stderr, flush=True)
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=False)
@@ -465,6 +468,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=60.0, help="measuring window (default 60)")
     p.add_argument("--quick", action="store_true", help=f"{QUICK_SECONDS:g} s windows (smoke run)")
     p.add_argument("--max-concurrent", type=int, default=64)
+    p.add_argument("--api", action="store_true", help="run with the HTTP API enabled (loads aiohttp)")
     p.add_argument(
         "--wait-quiet",
         type=float,
