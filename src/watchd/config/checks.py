@@ -8,9 +8,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-# Importing these registers the built-in check types in SOURCE_TYPES.
-import watchd.sources.probes
-import watchd.sources.resources  # noqa: F401
 from watchd.config import reader as r
 from watchd.config.model import CheckConfig
 from watchd.errors import ParamError

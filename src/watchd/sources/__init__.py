@@ -35,9 +35,15 @@ SourceFactory = Callable[[str, Mapping[str, Any], BuildContext], Source]
 
 SOURCE_TYPES: dict[str, SourceFactory] = {}
 
-# Types whose module pulls in a heavy library (aiohttp): imported only when a check uses them, so a
-# daemon without HTTP probes does not carry aiohttp's 20 MB.
-LAZY_TYPES: dict[str, str] = {"http": "watchd.sources.probes.http"}
+# Where each built-in type lives. A module is imported when a check uses its type, so a daemon that
+# only runs plugins does not carry psutil's samplers or aiohttp (20 MB, for `http`).
+_R, _P = "watchd.sources.resources.", "watchd.sources.probes."
+LAZY_TYPES: dict[str, str] = {
+    "cpu": _R + "cpu", "load": _R + "load", "memory": _R + "memory", "swap": _R + "memory",
+    "disk": _R + "disk", "disk_io": _R + "disk_io", "net": _R + "net", "process": _R + "process",
+    "systemd_unit": _R + "systemd_unit", "uptime": _R + "uptime", "reboot_required": _R + "uptime",
+    "http": _P + "http", "tls": _P + "tls", "tcp": _P + "tcp", "dns": _P + "dns", "icmp": _P + "icmp",
+}  # fmt: skip
 
 
 def factory_for(type_name: str) -> SourceFactory | None:

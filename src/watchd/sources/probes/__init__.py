@@ -1,4 +1,5 @@
-"""Uptime probes over the network: importing this package registers their check types.
+"""Uptime probes over the network: each module registers its check type
+(loaded on demand through watchd.sources.LAZY_TYPES).
 
     http  tls  tcp  dns  icmp
 
@@ -9,5 +10,3 @@ HTTP probes share one aiohttp session per event loop: the daemon awaits
 `watchd.sources.probes.session.close_shared_sessions()` at shutdown. `http` is registered lazily
 (watchd.sources.LAZY_TYPES): aiohttp is only loaded when an HTTP probe is configured.
 """
-
-from watchd.sources.probes import dns, icmp, tcp, tls  # noqa: F401  (imported to register the types)

@@ -1,4 +1,5 @@
-"""Resource samplers (psutil, statvfs, systemctl): importing this package registers their check types.
+"""Resource samplers (psutil, statvfs, systemctl): each module registers its check types
+(loaded on demand through watchd.sources.LAZY_TYPES).
 
     cpu  load  memory  swap  disk  disk_io  net  process  systemd_unit  uptime  reboot_required
 
@@ -6,15 +7,3 @@ Each module keeps collection (blocking reads, run off the event loop by `offload
 evaluation (pure functions from figures and thresholds to a `Verdict`). `params` and `verdict` are
 shared with `watchd.sources.probes`.
 """
-
-from watchd.sources.resources import (  # noqa: F401  (imported to register the check types)
-    cpu,
-    disk,
-    disk_io,
-    load,
-    memory,
-    net,
-    process,
-    systemd_unit,
-    uptime,
-)
