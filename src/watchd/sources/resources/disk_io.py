@@ -17,17 +17,14 @@ import psutil
 
 from watchd.nagios.range import Thresholds
 from watchd.sources import BuildContext, register
-from watchd.sources.resources.base import Sampler
+from watchd.sources.resources.base import RateSampler
 from watchd.sources.resources.params import Params
 from watchd.sources.resources.rates import (
     Counters,
     DeviceFigures,
-    RateTracker,
-    baseline,
-    judge_devices,
     per_s,
 )
-from watchd.sources.resources.verdict import Figure, Verdict
+from watchd.sources.resources.verdict import Figure
 
 SKIP_DEVICES = re.compile(r"^(loop|ram|zram|fd|sr|nbd)\d+$")
 SYS_BLOCK = "/sys/block"
@@ -99,28 +96,16 @@ def _read_counters(devices: tuple[str, ...]) -> Counters:
     }
 
 
-class DiskIoSampler(Sampler):
+class DiskIoSampler(RateSampler):
     kind = "DISK_IO"
     what = "disk I/O counters"
+    noun = "device"
 
-    def __init__(self, name: str, devices: tuple[str, ...], thresholds: DiskIoThresholds, **kw: Any) -> None:
-        super().__init__(name, **kw)
-        self.devices = devices
-        self.thresholds = thresholds
-        self.tracker = RateTracker()
+    def read_counters(self, names: tuple[str, ...]) -> Counters:
+        return _read_counters(names)
 
-    def _collect(self) -> tuple[float, Counters]:
-        counters = _read_counters(self.devices)
-        return self.clock.monotonic(), counters
-
-    async def sample(self, timeout: float) -> Verdict:
-        at, counters = await self.offloader.call(f"disk_io:{self.name}", self._collect, timeout, self.what)
-        rates = self.tracker.update(at, counters)
-        if rates is None:
-            return baseline()
-        devices = [disk_io_figures(dev, r, self.thresholds) for dev, r in sorted(rates.per_s.items())]
-        missing = [d for d in self.devices if d not in counters]
-        return judge_devices(devices, rates, missing, "device")
+    def figures(self, name: str, rates: Mapping[str, float]) -> DeviceFigures:
+        return disk_io_figures(name, rates, self.thresholds)
 
 
 @register("disk_io")

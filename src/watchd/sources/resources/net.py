@@ -14,17 +14,14 @@ import psutil
 
 from watchd.nagios.range import Thresholds
 from watchd.sources import BuildContext, register
-from watchd.sources.resources.base import Sampler
+from watchd.sources.resources.base import RateSampler
 from watchd.sources.resources.params import Params
 from watchd.sources.resources.rates import (
     Counters,
     DeviceFigures,
-    RateTracker,
-    baseline,
-    judge_devices,
     per_s,
 )
-from watchd.sources.resources.verdict import Figure, Verdict
+from watchd.sources.resources.verdict import Figure
 
 # (label suffix, psutil counter, uom, which thresholds, words)
 _FIGURES = (
@@ -72,28 +69,16 @@ def _read_counters(interfaces: tuple[str, ...]) -> Counters:
     }
 
 
-class NetSampler(Sampler):
+class NetSampler(RateSampler):
     kind = "NET"
     what = "network counters"
+    noun = "interface"
 
-    def __init__(self, name: str, interfaces: tuple[str, ...], thresholds: NetThresholds, **kw: Any) -> None:
-        super().__init__(name, **kw)
-        self.interfaces = interfaces
-        self.thresholds = thresholds
-        self.tracker = RateTracker()
+    def read_counters(self, names: tuple[str, ...]) -> Counters:
+        return _read_counters(names)
 
-    def _collect(self) -> tuple[float, Counters]:
-        counters = _read_counters(self.interfaces)
-        return self.clock.monotonic(), counters
-
-    async def sample(self, timeout: float) -> Verdict:
-        at, counters = await self.offloader.call(f"net:{self.name}", self._collect, timeout, self.what)
-        rates = self.tracker.update(at, counters)
-        if rates is None:
-            return baseline()
-        nics = [net_figures(nic, r, self.thresholds) for nic, r in sorted(rates.per_s.items())]
-        missing = [n for n in self.interfaces if n not in counters]
-        return judge_devices(nics, rates, missing, "interface")
+    def figures(self, name: str, rates: Mapping[str, float]) -> DeviceFigures:
+        return net_figures(name, rates, self.thresholds)
 
 
 @register("net")
