@@ -129,20 +129,28 @@ class WebhookTransport:
     async def __call__(self, msg: Message, event: str, facts: dict[str, Any], op_id: int) -> None:
         import aiohttp  # only loaded when a webhook contact is actually notified
 
+        from watchd import httpcall
+
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
+            self._session = aiohttp.ClientSession()
         data = json.dumps(shapes.body(self.fmt, msg, event, facts)).encode()
         headers = {"Content-Type": "application/json", "Idempotency-Key": f"watchd-notify-{op_id}"}
-        try:
-            async with self._session.post(self.url, data=data, headers=headers) as resp:
-                if resp.status >= 300:
-                    snippet = (await resp.text())[:200]
-                    raise DeliveryError(
-                        f"webhook {self.url}: HTTP {resp.status} {snippet}",
-                        http_status_retryable(resp.status),
-                    )
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise DeliveryError(f"webhook {self.url}: {type(exc).__name__}: {exc}", retryable=True) from None
+        what = f"webhook {self.url}"
+        answer = await httpcall.call(
+            self._session,
+            "POST",
+            self.url,
+            what=what,
+            timeout=self.timeout,
+            max_body=4096,
+            data=data,
+            headers=headers,
+        )
+        if answer.status >= 300:
+            snippet = answer.body[:200].decode(errors="replace")
+            raise DeliveryError(
+                f"{what}: HTTP {answer.status} {snippet}", http_status_retryable(answer.status)
+            )
 
     async def close(self) -> None:
         if self._session is not None:

@@ -34,11 +34,10 @@ from urllib.parse import quote
 import aiohttp
 import structlog
 
-from watchd import __version__
+from watchd import __version__, httpcall
 from watchd.errors import DeliveryError, ParamError, http_status_retryable
 from watchd.tickets import TicketIntent
 from watchd.tickets.render import Options, render_text
-from watchd.tickets.webhook import read_capped
 
 log = structlog.get_logger("watchd.tickets.rt")
 
@@ -378,22 +377,11 @@ class RTBackend:
     ) -> tuple[int, Any]:
         """One REST2 request: (status, decoded JSON) for 2xx (and 404 when allowed), else DeliveryError."""
         url = f"{self.url}/REST/2.0{path}"
-        try:
-            async with self._client().request(
-                method,
-                url,
-                params=params,
-                json=json_body,
-                timeout=aiohttp.ClientTimeout(total=self.timeout),
-                allow_redirects=False,
-            ) as resp:
-                status = resp.status
-                location = resp.headers.get("Location")
-                raw = await read_capped(resp, MAX_BODY)
-        except TimeoutError:
-            raise DeliveryError(f"RT {what}: no answer within {self.timeout:g}s", retryable=True) from None
-        except aiohttp.ClientError as exc:
-            raise DeliveryError(f"RT {what}: {type(exc).__name__}: {exc}", retryable=True) from None
+        answer = await httpcall.call(
+            self._client(), method, url, what=f"RT {what}", timeout=self.timeout, max_body=MAX_BODY,
+            params=params, json=json_body,
+        )  # fmt: skip
+        status, location, raw = answer.status, answer.location, answer.body
         try:
             body = json.loads(raw) if raw else None
         except ValueError:

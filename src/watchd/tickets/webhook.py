@@ -24,7 +24,7 @@ from typing import Any
 
 import aiohttp
 
-from watchd import __version__
+from watchd import __version__, httpcall
 from watchd.errors import DeliveryError, ParamError, http_status_retryable
 from watchd.tickets import TicketIntent
 from watchd.tickets.render import Options, iso_utc
@@ -64,18 +64,6 @@ def signature(secret: str, timestamp: str, body: bytes) -> str:
     """`sha256=` + hex HMAC-SHA256 of `timestamp + "." + body` keyed with the shared secret."""
     mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
     return "sha256=" + mac.hexdigest()
-
-
-async def read_capped(resp: aiohttp.ClientResponse, limit: int) -> bytes:
-    """At most `limit` bytes of the response body (a misbehaving server cannot fill memory)."""
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in resp.content.iter_chunked(16 * 1024):
-        chunks.append(chunk)
-        size += len(chunk)
-        if size >= limit:
-            break
-    return b"".join(chunks)[:limit]
 
 
 class WebhookBackend:
@@ -122,21 +110,11 @@ class WebhookBackend:
             "X-Watchd-Timestamp": timestamp,
             "X-Watchd-Signature": signature(self._secret, timestamp, body),
         }
-        try:
-            async with self._client().post(
-                self.url,
-                data=body,
-                headers=headers,
-                timeout=aiohttp.ClientTimeout(total=self.timeout),
-                allow_redirects=False,
-            ) as resp:
-                status = resp.status
-                location = resp.headers.get("Location")
-                raw = await read_capped(resp, MAX_RESPONSE)
-        except TimeoutError:
-            raise DeliveryError(f"webhook: no answer within {self.timeout:g}s", retryable=True) from None
-        except aiohttp.ClientError as exc:
-            raise DeliveryError(f"webhook: {type(exc).__name__}: {exc}", retryable=True) from None
+        answer = await httpcall.call(
+            self._client(), "POST", self.url, what="webhook", timeout=self.timeout, max_body=MAX_RESPONSE,
+            data=body, headers=headers,
+        )  # fmt: skip
+        status, location, raw = answer.status, answer.location, answer.body
         if 200 <= status < 300:
             return _ticket_ref(raw) or ref or intent.key
         if 300 <= status < 400:
