@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -241,3 +242,26 @@ def _read(pid: str) -> bytes:
         return Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return b""
+
+
+def test_store_writable_does_not_wait_long_for_a_held_lock(tmp_path: Path) -> None:
+    """While another process holds the write lock, the health probe says 'not writable' quickly
+    instead of stalling for the 5 s busy timeout; afterwards it is writable again."""
+    path = str(tmp_path / "w.db")
+    store = Store(path)
+    holder = (
+        "import sqlite3, sys, time; db = sqlite3.connect(sys.argv[1], isolation_level=None);"
+        " db.execute('BEGIN IMMEDIATE'); print('locked', flush=True); time.sleep(30)"
+    )
+    other = subprocess.Popen([sys.executable, "-c", holder, path], stdout=subprocess.PIPE, text=True)
+    try:
+        assert other.stdout is not None
+        assert other.stdout.readline().strip() == "locked"
+        started = time.monotonic()
+        assert store.writable() is False
+        assert time.monotonic() - started < 2.0
+    finally:
+        other.kill()
+        other.wait()
+    assert store.writable() is True
+    store.close()

@@ -213,13 +213,18 @@ class Store:
     def close(self) -> None:
         self.db.close()
 
-    def writable(self) -> bool:
+    def writable(self, wait_ms: int = 200) -> bool:
+        """Can a write transaction start now? Waits at most `wait_ms` for another process's lock, so a
+        health probe never stalls the event loop for the full busy timeout."""
+        self.db.execute(f"PRAGMA busy_timeout = {int(wait_ms)}")
         try:
             with self.transaction() as db:
                 db.execute("PRAGMA user_version")
             return True
         except sqlite3.Error:
             return False
+        finally:
+            self.db.execute("PRAGMA busy_timeout = 5000")
 
     # -- daemon run periods (what the SLA report counts as "not monitored") -----------------------
 
