@@ -26,7 +26,7 @@ from watchd.sources.resources.process import (
     evaluate_processes,
 )
 from watchd.sources.resources.uptime import RebootFlag, evaluate_reboot, evaluate_uptime, human_duration
-from watchd.sources.resources.verdict import Figure, finish, human_bytes, judge
+from watchd.sources.verdict import Figure, finish, human_bytes, judge
 
 GiB = 1 << 30
 

@@ -10,7 +10,7 @@ import watchd.sources.probes
 import watchd.sources.resources  # noqa: F401  (registers the types)
 from watchd.errors import ParamError
 from watchd.sources import SOURCE_TYPES, BuildContext, factory_for, known_types
-from watchd.sources.resources.params import Params
+from watchd.sources.params import Params
 
 # The smallest valid parameters for every built-in type.
 MINIMAL: dict[str, dict[str, Any]] = {

@@ -11,7 +11,7 @@ import os
 
 from watchd.secrets import Secret, SecretError
 from watchd.sources import BuildContext
-from watchd.sources.resources.params import Params
+from watchd.sources.params import Params
 
 __all__ = ["Secret", "SecretError", "secret_param"]
 

@@ -22,6 +22,7 @@ from watchd.model import CheckResult, State
 from watchd.nagios.range import Thresholds
 from watchd.plugin import worst
 from watchd.sources import BuildContext, register
+from watchd.sources.params import Params
 from watchd.sources.probes.dnswire import (
     TYPES,
     DnsWireError,
@@ -30,8 +31,7 @@ from watchd.sources.probes.dnswire import (
     encode_name,
     parse_response,
 )
-from watchd.sources.resources.params import Params
-from watchd.sources.resources.verdict import Figure, Verdict, budget, finish, seconds
+from watchd.sources.verdict import Figure, Verdict, budget, finish, seconds
 
 RCODE_TEXT = {
     "NXDOMAIN": "name does not exist (NXDOMAIN)",

@@ -25,11 +25,11 @@ from watchd.model import CheckResult, State
 from watchd.nagios.range import Thresholds
 from watchd.plugin import worst
 from watchd.sources import BuildContext, register
+from watchd.sources.params import Params
 from watchd.sources.probes.failures import os_error_reason, tls_error_reason, tls_verify_reason
 from watchd.sources.probes.session import Phase, shared_session
-from watchd.sources.resources.params import Params
-from watchd.sources.resources.verdict import Figure, Verdict, budget, finish, seconds
 from watchd.sources.secrets import Secret, SecretError, secret_param
+from watchd.sources.verdict import Figure, Verdict, budget, finish, seconds
 
 DEFAULT_MAX_BODY = 1 << 20
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")

@@ -21,9 +21,9 @@ from watchd.model import CheckResult, PerfDatum, State
 from watchd.nagios.range import Thresholds
 from watchd.plugin import worst
 from watchd.sources import BuildContext, register
+from watchd.sources.params import Params
 from watchd.sources.probes.tcp import family_param
-from watchd.sources.resources.params import Params
-from watchd.sources.resources.verdict import Figure, Verdict, budget, finish
+from watchd.sources.verdict import Figure, Verdict, budget, finish
 
 PING_GROUP_RANGE = "/proc/sys/net/ipv4/ping_group_range"  # governs IPv6 ping sockets too
 ECHO: dict[int, tuple[int, int]] = {

@@ -19,9 +19,9 @@ from watchd.model import CheckResult, State
 from watchd.nagios.range import Thresholds
 from watchd.plugin import worst
 from watchd.sources import BuildContext, register
+from watchd.sources.params import Params
 from watchd.sources.probes.failures import os_error_reason
-from watchd.sources.resources.params import Params
-from watchd.sources.resources.verdict import Figure, Verdict, budget, finish, seconds
+from watchd.sources.verdict import Figure, Verdict, budget, finish, seconds
 
 DEFAULT_READ_LIMIT = 4096
 FAMILIES = {0: socket.AF_UNSPEC, 4: socket.AF_INET, 6: socket.AF_INET6}

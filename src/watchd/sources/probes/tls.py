@@ -21,12 +21,12 @@ from watchd.model import CheckResult, State
 from watchd.nagios.range import Thresholds
 from watchd.plugin import worst
 from watchd.sources import BuildContext, register
+from watchd.sources.params import Params
 from watchd.sources.probes.failures import os_error_reason, tls_error_reason, tls_verify_reason
 from watchd.sources.probes.starttls import DIALOGS, MAX_LINE, PROTOCOLS, StartTlsError
 from watchd.sources.probes.tcp import family_param, host_port
 from watchd.sources.probes.x509 import CertificateParseError, CertInfo, parse_certificate
-from watchd.sources.resources.params import Params
-from watchd.sources.resources.verdict import Figure, Verdict, budget, finish, seconds
+from watchd.sources.verdict import Figure, Verdict, budget, finish, seconds
 
 VERSIONS = {
     "TLSv1": ssl.TLSVersion.TLSv1,

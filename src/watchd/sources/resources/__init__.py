@@ -4,6 +4,6 @@
     cpu  load  memory  swap  disk  disk_io  net  process  systemd_unit  uptime  reboot_required
 
 Each module keeps collection (blocking reads, run off the event loop by `offload`) apart from
-evaluation (pure functions from figures and thresholds to a `Verdict`). `params` and `verdict` are
-shared with `watchd.sources.probes`.
+evaluation (pure functions from figures and thresholds to a `Verdict`). Parameter reading and verdicts
+(`watchd.sources.params`, `watchd.sources.verdict`) are shared with the probes.
 """

@@ -10,7 +10,7 @@ from watchd.model import CheckResult, State
 from watchd.sources.resources import offload
 from watchd.sources.resources.offload import Offloader, OffloadError
 from watchd.sources.resources.rates import Counters, DeviceFigures, RateTracker, baseline, judge_devices
-from watchd.sources.resources.verdict import Verdict, budget, finish
+from watchd.sources.verdict import Verdict, budget, finish
 
 
 class Sampler:

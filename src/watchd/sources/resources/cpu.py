@@ -16,9 +16,9 @@ import psutil
 
 from watchd.nagios.range import Thresholds
 from watchd.sources import BuildContext, register
+from watchd.sources.params import Params
 from watchd.sources.resources.base import Sampler
-from watchd.sources.resources.params import Params
-from watchd.sources.resources.verdict import Figure, Verdict, judge
+from watchd.sources.verdict import Figure, Verdict, judge
 
 PRIME_INTERVAL_S = 0.2
 MIN_DELTA_S = 0.05  # CPU-seconds (summed over cores) below which percentages are mostly rounding

@@ -21,10 +21,10 @@ from watchd.model import State
 from watchd.nagios.range import Thresholds
 from watchd.plugin import worst
 from watchd.sources import BuildContext, register
+from watchd.sources.params import Params
 from watchd.sources.resources.base import Sampler
 from watchd.sources.resources.offload import OffloadError
-from watchd.sources.resources.params import Params
-from watchd.sources.resources.verdict import Figure, Verdict, human_bytes
+from watchd.sources.verdict import Figure, Verdict, human_bytes
 
 # Filesystems that hold no disk space worth watching: kernel interfaces, memory-backed, read-only
 # images (squashfs snaps and ISO images are always 100% full) and container layers (overlay: the

@@ -11,9 +11,9 @@ import psutil
 
 from watchd.nagios.range import Range, Thresholds
 from watchd.sources import BuildContext, register
+from watchd.sources.params import Params
 from watchd.sources.resources.base import Sampler
-from watchd.sources.resources.params import Params
-from watchd.sources.resources.verdict import Figure, Verdict, judge
+from watchd.sources.verdict import Figure, Verdict, judge
 
 WINDOWS = ("load1", "load5", "load15")
 

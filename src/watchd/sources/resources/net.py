@@ -14,14 +14,14 @@ import psutil
 
 from watchd.nagios.range import Thresholds
 from watchd.sources import BuildContext, register
+from watchd.sources.params import Params
 from watchd.sources.resources.base import RateSampler
-from watchd.sources.resources.params import Params
 from watchd.sources.resources.rates import (
     Counters,
     DeviceFigures,
     per_s,
 )
-from watchd.sources.resources.verdict import Figure
+from watchd.sources.verdict import Figure
 
 # (label suffix, psutil counter, uom, which thresholds, words)
 _FIGURES = (

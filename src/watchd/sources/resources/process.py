@@ -20,9 +20,9 @@ import psutil
 from watchd.model import State
 from watchd.nagios.range import Thresholds
 from watchd.sources import BuildContext, register
+from watchd.sources.params import Params
 from watchd.sources.resources.base import Sampler
-from watchd.sources.resources.params import Params
-from watchd.sources.resources.verdict import Figure, Verdict, human_bytes, judge
+from watchd.sources.verdict import Figure, Verdict, human_bytes, judge
 
 PRIME_INTERVAL_S = 0.2
 MAX_LISTED = 20  # processes named in the long output

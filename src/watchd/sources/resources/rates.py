@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from watchd.model import State
 from watchd.plugin import worst
-from watchd.sources.resources.verdict import Figure, Verdict
+from watchd.sources.verdict import Figure, Verdict
 
 Counters = Mapping[str, Mapping[str, float]]  # device -> counter name -> cumulative value
 

@@ -20,8 +20,8 @@ from watchd.model import CheckResult, State
 from watchd.nagios.range import Thresholds
 from watchd.plugin import worst
 from watchd.sources import BuildContext, register
-from watchd.sources.resources.params import Params
-from watchd.sources.resources.verdict import Figure, Verdict, budget, finish
+from watchd.sources.params import Params
+from watchd.sources.verdict import Figure, Verdict, budget, finish
 
 RUNTIME_DIR = "/run/systemd/system"  # exists exactly when systemd is the running init (sd_booted)
 MAX_OUTPUT = 1 << 20

@@ -11,9 +11,9 @@ from typing import Any
 from watchd.model import State
 from watchd.nagios.range import Thresholds
 from watchd.sources import BuildContext, register
+from watchd.sources.params import Params
 from watchd.sources.resources.base import Sampler
-from watchd.sources.resources.params import Params
-from watchd.sources.resources.verdict import Figure, Verdict, judge
+from watchd.sources.verdict import Figure, Verdict, judge
 
 REBOOT_REQUIRED = "/run/reboot-required"  # written by update-notifier-common / unattended-upgrades hooks
 MAX_PKGS_LISTED = 20
