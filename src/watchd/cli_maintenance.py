@@ -98,9 +98,12 @@ def cmd_ack(args: argparse.Namespace) -> int:
 def cmd_silence(args: argparse.Namespace) -> int:
     store, now = _store(args), time.time()
     if args.remove is not None:
-        return _run(
-            lambda: (actions.remove_silence(store, args.remove, now), f"silence #{args.remove} ended")[1]
-        )
+
+        def remove() -> str:
+            actions.remove_silence(store, args.remove, now)
+            return f"silence #{args.remove} ended"
+
+        return _run(remove)
     ends = now + reader.duration(args.duration) if args.duration else _time(args.until, now)
     return _run(
         lambda: (
@@ -142,6 +145,9 @@ def cmd_downtime_list(args: argparse.Namespace) -> int:
 
 def cmd_downtime_remove(args: argparse.Namespace) -> int:
     store = _store(args)
-    return _run(
-        lambda: (actions.remove_downtime(store, args.id, time.time()), f"downtime #{args.id} removed")[1]
-    )
+
+    def remove() -> str:
+        actions.remove_downtime(store, args.id, time.time())
+        return f"downtime #{args.id} removed"
+
+    return _run(remove)

@@ -10,8 +10,9 @@ import datetime
 import random
 import signal
 import sys
+from collections.abc import Coroutine
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -38,6 +39,7 @@ from watchd.stages.state import StateStage
 from watchd.store import Store
 
 if TYPE_CHECKING:
+    from watchd.api.server import Api
     from watchd.bus import Bus
 
 log = structlog.get_logger("watchd.daemon")
@@ -108,7 +110,7 @@ class Daemon:
         self.routing = Routing(lambda: self.config, self._require_store, self._statuses)
         self.scheduler = Scheduler(self.run_check, config.scheduler.max_concurrent)
         self.bus: Bus | None = None
-        self.api = None  # watchd.api.server.Api when enabled
+        self.api: Api | None = None
         self.followup: FollowUp | None = None
         self.jobs: AsyncIOScheduler | None = None
         self.notifier = Notifier.from_env()
@@ -343,8 +345,8 @@ class Daemon:
             )
         )
 
-    def _spawn(self, coro: object) -> None:
-        task = asyncio.get_running_loop().create_task(coro)  # type: ignore[arg-type]
+    def _spawn(self, coro: Coroutine[Any, Any, object]) -> None:
+        task: asyncio.Task[object] = asyncio.get_running_loop().create_task(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 

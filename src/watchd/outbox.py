@@ -98,7 +98,7 @@ def ticket_ref(db: sqlite3.Connection, incident_id: int, channel: str) -> str | 
 
 def backoff(attempts: int, base: float, cap: float, rng: random.Random) -> float:
     """Exponential backoff with 'equal jitter': half fixed, half random, so retries spread out."""
-    delay = min(cap, base * 2 ** max(attempts - 1, 0))
+    delay = min(cap, base * 2.0 ** max(attempts - 1, 0))
     return delay / 2 + rng.uniform(0, delay / 2)
 
 

@@ -120,12 +120,13 @@ class Scheduler:
                 entry.removed = True
                 self._cancel(entry)
         for name, job in wanted.items():
-            entry = self._entries.get(name)
-            if entry is None:
+            known = self._entries.get(name)
+            if known is None:
                 due = (first_due or {}).get(name, now + initial_offset(name, job.interval))
                 entry = self._entries[name] = _Entry(job, max(due, now))
                 self._arm(entry)
-            elif entry.job != job:
+            elif known.job != job:
+                entry = known
                 entry.job = job
                 if not entry.running and not entry.queued:
                     entry.due = min(entry.due, now + job.interval)

@@ -11,6 +11,7 @@ import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from watchd.model import CheckStatus, State, StateChange, StateType
 
@@ -316,18 +317,18 @@ def _status_row(s: CheckStatus) -> tuple[object, ...]:
     )
 
 
-def _status_from_row(r: tuple[object, ...]) -> CheckStatus:
+def _status_from_row(r: tuple[Any, ...]) -> CheckStatus:
     return CheckStatus(
         check=str(r[0]),
         state=State(r[1]),
         state_type=StateType(r[2]),
-        attempt=int(r[3]),  # type: ignore[call-overload]
+        attempt=int(r[3]),
         hard_state=State(r[4]),
-        last_check=float(r[5]),  # type: ignore[arg-type]
-        last_change=float(r[6]),  # type: ignore[arg-type]
-        last_hard_change=float(r[7]),  # type: ignore[arg-type]
+        last_check=float(r[5]),
+        last_change=float(r[6]),
+        last_hard_change=float(r[7]),
         summary=str(r[8]),
         flapping=bool(r[9]),
         flap_history=tuple(State(int(c)) for c in str(r[10])),
-        percent_state_change=float(r[11]),  # type: ignore[arg-type]
+        percent_state_change=float(r[11]),
     )

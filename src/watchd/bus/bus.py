@@ -20,6 +20,7 @@ import json
 import random
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import aiomqtt
 import structlog
@@ -176,7 +177,7 @@ class Bus:
 
     async def _session(self, client: aiomqtt.Client) -> None:
         loop = asyncio.get_running_loop()
-        tasks: list[asyncio.Task[None]] = []
+        tasks: list[asyncio.Task[Any]] = []
         sync_timer: asyncio.TimerHandle | None = None
         try:
             self.buffer.discard("status")  # a fresh one goes out first

@@ -34,7 +34,7 @@ _BAD_PROTOCOL = {1, 132}  # CONNACK: 3.1.1 "unacceptable protocol version", 5 "u
 def backoff(attempt: int, low: float, high: float, rng: random.Random) -> float:
     """Delay before reconnect attempt `attempt` (0-based): the cap doubles from `low` up to `high`, and
     the delay is drawn from the upper half of it ("equal jitter": spread out, never near zero)."""
-    cap = min(high, low * 2 ** min(attempt, 30))
+    cap = min(high, low * 2.0 ** min(attempt, 30))
     return cap / 2 + rng.random() * cap / 2
 
 

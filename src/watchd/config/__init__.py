@@ -111,9 +111,8 @@ def _merge(doc: dict[str, Any], part: Any, file: str, problems: list[Problem]) -
             if key in target:
                 first = getattr(target, "file", "?")
                 first = getattr(target.get(key), "file", first)
-                problems.append(
-                    Problem(file, f"{section}.{key}", f"already defined in {first}", value.lines.get(key))
-                )
+                line = value.lines.get(key) if isinstance(value, LineDict) else None
+                problems.append(Problem(file, f"{section}.{key}", f"already defined in {first}", line))
             else:
                 target[key] = item
                 if isinstance(target, LineDict) and isinstance(value, LineDict):

@@ -87,7 +87,7 @@ def read_check(
     if not _NAME.match(name):
         rd.problem(None, "check names use letters, digits and _ . : - (and start with a letter or digit)")
     check_type = rd.get("type", r.string, "plugin" if rd.has("command") or not rd.has("type") else "")
-    common = dict(
+    common: dict[str, Any] = dict(
         **_scheduling_keys(rd, defaults),
         enabled=rd.get("enabled", r.boolean, True),
         description=rd.get("description", r.string, ""),
@@ -107,9 +107,8 @@ def read_check(
         rd.finish()
         if argv is None:
             return None
-        cfg = CheckConfig(name=name, type="plugin", command=argv, env=env, **common)  # type: ignore[arg-type]
-        source = PluginSource(name, argv, env, cfg.output_limit, cfg.timeout_state)
-        return _with_source(cfg, source)
+        cfg = CheckConfig(name=name, type="plugin", command=argv, env=env, **common)
+        return _with_source(cfg, PluginSource(name, argv, env, cfg.output_limit, cfg.timeout_state))
 
     factory = factory_for(check_type)
     if factory is None:
@@ -122,7 +121,7 @@ def read_check(
     except ParamError as exc:
         rd.problem(exc.key, exc.message)
         return None
-    cfg = CheckConfig(name=name, type=check_type, params=params, **common)  # type: ignore[arg-type]
+    cfg = CheckConfig(name=name, type=check_type, params=params, **common)
     return _with_source(cfg, source)
 
 

@@ -47,14 +47,14 @@ class Reader:
     def has(self, key: str) -> bool:
         return key in self.data
 
-    def get(self, key: str, conv: Callable[[Any], T], default: T = REQUIRED) -> T:
+    def get(self, key: str, conv: Callable[[Any], T], default: Any = REQUIRED) -> T:
         """Convert data[key]; on a bad or missing value record a problem and return the default."""
         self._read.add(key)
         if key not in self.data or (self.data[key] is None and default is not REQUIRED):
             if default is REQUIRED:
                 self.problem(key, "is required")
                 return _MISSING  # type: ignore[no-any-return]
-            return default
+            return default  # type: ignore[no-any-return]
         try:
             return conv(self.data[key])
         except (ValueError, TypeError) as exc:

@@ -111,12 +111,12 @@ class IncidentStage:
         )
         route = self._route_for(inc.check)
         self._queue(batch, inc, "open", why, self._opening_rows(inc, "open", why, None, batch.now, route))
+
         # People hear about it now: renotification counts from here, not from when it was held back.
-        batch.writes.append(
-            lambda db: db.execute(
-                "UPDATE incidents SET last_notified_at = ? WHERE id = ?", (batch.now, inc.id)
-            )
-        )
+        def notified(db: sqlite3.Connection) -> None:
+            db.execute("UPDATE incidents SET last_notified_at = ? WHERE id = ?", (batch.now, inc.id))
+
+        batch.writes.append(notified)
 
     def resolve_removed(self, batch: Batch, checks: set[str], why: str) -> None:
         """A check left the configuration: its open incident resolves, and its tickets are told."""

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 
 from watchd import state
-from watchd.model import CheckStatus
-from watchd.pipeline import Batch
+from watchd.model import CheckStatus, StateChange
+from watchd.pipeline import Batch, Write
 from watchd.state import StatePolicy
 from watchd.store import Store
 
@@ -30,7 +31,7 @@ class StateStage:
             event.previous, event.status, event.changes = prev, new, changes
             if known is None or changes or state.significant(prev, new):
                 self._dirty.pop(name, None)
-                batch.writes.append(lambda db, s=new, c=changes: Store.write(db, [s], c))
+                batch.writes.append(_writer(new, changes))
             else:
                 self._dirty[name] = new
         return batch
@@ -43,3 +44,10 @@ class StateStage:
         for name in names:
             self.statuses.pop(name, None)
             self._dirty.pop(name, None)
+
+
+def _writer(status: CheckStatus, changes: list[StateChange]) -> Write:
+    def write(db: sqlite3.Connection) -> None:
+        Store.write(db, [status], changes)
+
+    return write
