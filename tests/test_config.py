@@ -100,7 +100,11 @@ colour: blue
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("checks: [1, 2]\n", "checks: must be a mapping, not list"),
+        ("checks: [1, 2]\n", "checks: must be a mapping, not a list"),
+        (
+            "checks:\n  a: {command: [/bin/true], tags: {x: 1}}\n",
+            "checks.a.tags: expected a list of strings, not a mapping",
+        ),
         ("checks:\n  a: {command: [/bin/true]\n", "invalid YAML"),
         ("checks:\n  a: {}\n  a: {}\n", "duplicate key 'a'"),
         ("checks:\n  a: {command: []}\n", "checks.a.command: is empty"),
@@ -113,6 +117,7 @@ colour: blue
     ],
     ids=[
         "not-mapping",
+        "wrong-container",
         "yaml-syntax",
         "duplicate-key",
         "empty-command",
@@ -137,6 +142,17 @@ def test_conf_d_may_only_add_checks(tmp_path: Path) -> None:
     assert set(config.load(str(main)).checks) == {"a", "b"}
     write(tmp_path / "conf.d" / "20-bad.yaml", "host: other\n")
     assert any("conf.d files may only contain" in p for p in problems(main))
+
+
+def test_binary_garbage_is_a_problem_not_a_crash(tmp_path: Path) -> None:
+    """A config file (or a conf.d file) that is not UTF-8 text is reported, not a traceback."""
+    main = tmp_path / "watchd.yaml"
+    main.write_bytes(b"\xff\xfe\x00garbage: [")
+    assert problems(main) == [f"{main}: <top>: not UTF-8 text (byte 0: b'\\xff')"]
+    main.write_text("checks: {}\n")
+    (tmp_path / "conf.d").mkdir()
+    (tmp_path / "conf.d" / "x.yaml").write_bytes(b"checks:\n  a: {command: [\xc3\x28]}\n")
+    assert any("conf.d/x.yaml: <top>: not UTF-8 text" in p for p in problems(main))
 
 
 def test_missing_file(tmp_path: Path) -> None:

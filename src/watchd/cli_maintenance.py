@@ -29,7 +29,7 @@ def add_parsers(sub: argparse._SubParsersAction, with_config) -> None:  # type: 
     with_config(sil)
     sil.add_argument("check")
     when = sil.add_mutually_exclusive_group(required=True)
-    when.add_argument("--for", dest="duration", help="e.g. 30m, 2h, 1d")
+    when.add_argument("--for", dest="duration", type=_duration_arg, help="e.g. 30m, 2h, 1d")
     when.add_argument("--until", help="ISO time, e.g. 2026-11-24T06:00+01:00")
     when.add_argument("--remove", type=int, metavar="ID", help="end silence ID now")
     sil.add_argument("--comment", default="")
@@ -43,7 +43,7 @@ def add_parsers(sub: argparse._SubParsersAction, with_config) -> None:  # type: 
     add.add_argument("--start", required=True, help="ISO time with offset, or 'now'")
     length = add.add_mutually_exclusive_group(required=True)
     length.add_argument("--end", help="ISO time with offset")
-    length.add_argument("--for", dest="duration", help="e.g. 2h")
+    length.add_argument("--for", dest="duration", type=_duration_arg, help="e.g. 2h")
     add.add_argument("--check", help="only this check")
     add.add_argument("--tag", help="only checks with this tag")
     add.add_argument("--announce", action="store_true", help="announce it to customers")
@@ -58,6 +58,13 @@ def add_parsers(sub: argparse._SubParsersAction, with_config) -> None:  # type: 
     with_config(rm)
     rm.add_argument("id", type=int)
     rm.set_defaults(func=cmd_downtime_remove)
+
+
+def _duration_arg(text: str) -> float:
+    try:
+        return reader.duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _store(args: argparse.Namespace) -> Store:
@@ -96,7 +103,11 @@ def cmd_ack(args: argparse.Namespace) -> int:
 
 
 def cmd_silence(args: argparse.Namespace) -> int:
-    store, now = _store(args), time.time()
+    cfg, store = open_store(args.config)
+    now = time.time()
+    if args.remove is None and args.check not in cfg.checks:
+        print(f"unknown check {args.check!r} (configured: {', '.join(sorted(cfg.checks))})", file=sys.stderr)
+        return 1
     if args.remove is not None:
 
         def remove() -> str:
@@ -104,7 +115,7 @@ def cmd_silence(args: argparse.Namespace) -> int:
             return f"silence #{args.remove} ended"
 
         return _run(remove)
-    ends = now + reader.duration(args.duration) if args.duration else _time(args.until, now)
+    ends = now + args.duration if args.duration else _time(args.until, now)
     return _run(
         lambda: (
             f"silence #{actions.add_silence(store, args.check, now, ends, args.by, args.comment, now)}"
@@ -114,10 +125,14 @@ def cmd_silence(args: argparse.Namespace) -> int:
 
 
 def cmd_downtime_add(args: argparse.Namespace) -> int:
-    store, now = _store(args), time.time()
+    cfg, store = open_store(args.config)
+    now = time.time()
     start = _time(args.start, now)
-    end = start + reader.duration(args.duration) if args.duration else _time(args.end, now)
+    end = start + args.duration if args.duration else _time(args.end, now)
     scope, target = ("check", args.check) if args.check else ("tag", args.tag) if args.tag else ("host", "")
+    if args.check and args.check not in cfg.checks:
+        print(f"unknown check {args.check!r}", file=sys.stderr)
+        return 1
 
     def add() -> str:
         i = actions.add_downtime(store, scope, target, start, end, args.by, args.comment, args.announce, now)

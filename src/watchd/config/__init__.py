@@ -81,6 +81,10 @@ def _read_file(path: str, problems: list[Problem]) -> Any:
         problems.append(Problem(path, "", "file not found"))
     except OSError as exc:
         problems.append(Problem(path, "", f"cannot read: {exc.strerror}"))
+    except UnicodeDecodeError as exc:
+        problems.append(
+            Problem(path, "", f"not UTF-8 text (byte {exc.start}: {exc.object[exc.start : exc.start + 1]!r})")
+        )
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None

@@ -29,7 +29,7 @@ class Reader:
         self.data: dict[str, Any] = data if isinstance(data, dict) else {}
         self._read: set[str] = set()
         if not self.ok and data is not None:
-            self.problem(None, f"must be a mapping, not {type(data).__name__}", getattr(data, "line", None))
+            self.problem(None, f"must be a mapping, not {kind(data)}", getattr(data, "line", None))
 
     def key_path(self, key: str | None) -> str:
         if key is None:
@@ -86,6 +86,17 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
 
 
+def kind(value: Any) -> str:
+    """What a YAML value is, in the words of the config reference."""
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, bool):
+        return "true/false"
+    return type(value).__name__
+
+
 def duration(value: Any) -> float:
     """Seconds from a number or a string like "30s", "5m", "2h", "1d"."""
     if isinstance(value, bool):
@@ -116,7 +127,7 @@ def number(value: Any) -> float:
 
 def string(value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise ValueError(f"expected a string, not {type(value).__name__}")
+        raise ValueError(f"expected a string, not {kind(value)}")
     return str(value)
 
 
@@ -134,13 +145,13 @@ def string_list(value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
         return (value,)
     if not isinstance(value, list):
-        raise ValueError(f"expected a list of strings, not {type(value).__name__}")
+        raise ValueError(f"expected a list of strings, not {kind(value)}")
     return tuple(string(v) for v in value)
 
 
 def string_map(value: Any) -> dict[str, str]:
     if not isinstance(value, dict):
-        raise ValueError(f"expected a mapping of strings, not {type(value).__name__}")
+        raise ValueError(f"expected a mapping of strings, not {kind(value)}")
     return {str(k): string(v) for k, v in value.items()}
 
 
