@@ -17,12 +17,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from watchd.clock import Clock, SystemClock
-from watchd.model import CheckResult, State
+from watchd.clock import Clock
+from watchd.model import State
 from watchd.nagios.range import Thresholds
 from watchd.plugin import worst
 from watchd.sources import BuildContext, register
 from watchd.sources.params import Params
+from watchd.sources.probes.base import Probe
 from watchd.sources.probes.dnswire import (
     TYPES,
     DnsWireError,
@@ -31,7 +32,7 @@ from watchd.sources.probes.dnswire import (
     encode_name,
     parse_response,
 )
-from watchd.sources.verdict import Figure, Verdict, budget, finish, seconds
+from watchd.sources.verdict import Figure, Verdict, seconds
 
 RCODE_TEXT = {
     "NXDOMAIN": "name does not exist (NXDOMAIN)",
@@ -183,17 +184,17 @@ _GAI_RCODE = {
 }
 
 
-class DnsProbe:
+class DnsProbe(Probe):
     kind = "DNS"
 
     def __init__(self, name: str, spec: DnsSpec, *, clock: Clock | None = None) -> None:
-        self.name = name
+        super().__init__(name, clock=clock)
         self.spec = spec
-        self.clock: Clock = clock or SystemClock()
 
-    async def run(self, timeout: float) -> CheckResult:
-        started, t0 = self.clock.time(), self.clock.monotonic()
-        limit = budget(min(timeout, self.spec.timeout or timeout))
+    def own_timeout(self) -> float | None:
+        return self.spec.timeout
+
+    async def probe(self, limit: float, t0: float) -> Verdict:
         s = self.spec
         try:
             async with asyncio.timeout(limit):
@@ -207,9 +208,7 @@ class DnsProbe:
             verdict = _critical(f"bad answer from {s.via}: {exc}")
         except OSError as exc:
             verdict = _critical(f"cannot query {s.via}: {exc.strerror or exc}")
-        except Exception as exc:  # never raise out of run()
-            verdict = Verdict(State.UNKNOWN, f"probe error: {exc!r}", reason=repr(exc))
-        return finish(self.name, self.kind, verdict, started, self.clock.monotonic() - t0)
+        return verdict
 
     async def _direct(self, limit: float) -> DnsOutcome:
         s = self.spec

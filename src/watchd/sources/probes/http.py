@@ -20,16 +20,17 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
-from watchd.clock import Clock, SystemClock
-from watchd.model import CheckResult, State
+from watchd.clock import Clock
+from watchd.model import State
 from watchd.nagios.range import Thresholds
 from watchd.plugin import worst
 from watchd.sources import BuildContext, register
 from watchd.sources.params import Params
+from watchd.sources.probes.base import Probe
 from watchd.sources.probes.failures import os_error_reason, tls_error_reason, tls_verify_reason
 from watchd.sources.probes.session import Phase, shared_session
 from watchd.sources.secrets import Secret, SecretError, secret_param
-from watchd.sources.verdict import Figure, Verdict, budget, finish, seconds
+from watchd.sources.verdict import Figure, Verdict, seconds
 
 DEFAULT_MAX_BODY = 1 << 20
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -143,27 +144,27 @@ class HttpRequest:
     timeout: float | None = None  # the probe's own limit; the check timeout still caps it
 
 
-class HttpProbe:
+class HttpProbe(Probe):
     kind = "HTTP"
 
     def __init__(
         self, name: str, request: HttpRequest, expect: HttpExpect, *, clock: Clock | None = None
     ) -> None:
-        self.name = name
+        super().__init__(name, clock=clock)
         self.request = request
         self.expect = expect
-        self.clock: Clock = clock or SystemClock()
         self._ssl: ssl.SSLContext | bool | None = None
 
-    async def run(self, timeout: float) -> CheckResult:
-        started, t0 = self.clock.time(), self.clock.monotonic()
-        limit = budget(min(timeout, self.request.timeout or timeout))
+    def own_timeout(self) -> float | None:
+        return self.request.timeout
+
+    async def probe(self, limit: float, t0: float) -> Verdict:
         phase = Phase()
         try:
             tls = self._ssl_context()
         except (OSError, ssl.SSLError) as exc:
             reason = f"cannot load ca_file {self.request.ca_file}: {exc}"
-            return finish(self.name, self.kind, Verdict(State.UNKNOWN, reason, reason=reason), started, 0.0)
+            return Verdict(State.UNKNOWN, reason, reason=reason)
         try:
             async with asyncio.timeout(limit):
                 verdict = evaluate_http(await self._fetch(phase, limit, tls), self.expect)
@@ -173,9 +174,7 @@ class HttpProbe:
             verdict = Verdict(State.UNKNOWN, str(exc), reason=str(exc))
         except (aiohttp.ClientError, OSError, ValueError) as exc:
             verdict = _critical(self._describe(exc))
-        except Exception as exc:  # never raise out of run(): an unforeseen error is still a result
-            verdict = Verdict(State.UNKNOWN, f"probe error: {exc!r}", reason=repr(exc))
-        return finish(self.name, self.kind, verdict, started, self.clock.monotonic() - t0)
+        return verdict
 
     async def _fetch(self, phase: Phase, limit: float, tls: ssl.SSLContext | bool) -> HttpResponse:
         req = self.request

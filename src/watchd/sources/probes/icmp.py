@@ -16,14 +16,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from watchd.clock import Clock, SystemClock
-from watchd.model import CheckResult, PerfDatum, State
+from watchd.clock import Clock
+from watchd.model import PerfDatum, State
 from watchd.nagios.range import Thresholds
 from watchd.plugin import worst
 from watchd.sources import BuildContext, register
 from watchd.sources.params import Params
+from watchd.sources.probes.base import Probe
 from watchd.sources.probes.tcp import family_param
-from watchd.sources.verdict import Figure, Verdict, budget, finish
+from watchd.sources.verdict import Figure, Verdict
 
 PING_GROUP_RANGE = "/proc/sys/net/ipv4/ping_group_range"  # governs IPv6 ping sockets too
 ECHO: dict[int, tuple[int, int]] = {
@@ -148,7 +149,7 @@ def open_socket(
             ) from None
 
 
-class IcmpProbe:
+class IcmpProbe(Probe):
     kind = "PING"
 
     def __init__(
@@ -160,15 +161,15 @@ class IcmpProbe:
         socket_factory: SocketFactory = socket.socket,
         ping_group_range: str = PING_GROUP_RANGE,
     ) -> None:
-        self.name = name
+        super().__init__(name, clock=clock)
         self.spec = spec
-        self.clock: Clock = clock or SystemClock()
         self.socket_factory = socket_factory
         self.ping_group_range = ping_group_range
 
-    async def run(self, timeout: float) -> CheckResult:
-        started, t0 = self.clock.time(), self.clock.monotonic()
-        limit = budget(min(timeout, self.spec.timeout or timeout))
+    def own_timeout(self) -> float | None:
+        return self.spec.timeout
+
+    async def probe(self, limit: float, t0: float) -> Verdict:
         s = self.spec
         phase = [f"resolving {s.host}"]
         try:
@@ -188,9 +189,7 @@ class IcmpProbe:
             verdict = _critical(f"DNS failure: cannot resolve {s.host} ({exc.strerror})")
         except OSError as exc:
             verdict = _critical(f"cannot ping {s.host}: {exc.strerror or exc}")
-        except Exception as exc:  # never raise out of run()
-            verdict = Verdict(State.UNKNOWN, f"probe error: {exc!r}", reason=repr(exc))
-        return finish(self.name, self.kind, verdict, started, self.clock.monotonic() - t0)
+        return verdict
 
     async def _resolve(self) -> tuple[str, int]:
         infos = await asyncio.get_running_loop().getaddrinfo(

@@ -14,14 +14,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from watchd.clock import Clock, SystemClock
-from watchd.model import CheckResult, State
+from watchd.clock import Clock
+from watchd.model import State
 from watchd.nagios.range import Thresholds
 from watchd.plugin import worst
 from watchd.sources import BuildContext, register
 from watchd.sources.params import Params
+from watchd.sources.probes.base import Probe
 from watchd.sources.probes.failures import os_error_reason
-from watchd.sources.verdict import Figure, Verdict, budget, finish, seconds
+from watchd.sources.verdict import Figure, Verdict, seconds
 
 DEFAULT_READ_LIMIT = 4096
 FAMILIES = {0: socket.AF_UNSPEC, 4: socket.AF_INET, 6: socket.AF_INET6}
@@ -105,17 +106,17 @@ def _excerpt(text: str, limit: int = 60) -> str:
     return repr(first[:limit] + ("..." if len(first) > limit else "")) if first else "nothing"
 
 
-class TcpProbe:
+class TcpProbe(Probe):
     kind = "TCP"
 
     def __init__(self, name: str, spec: TcpSpec, *, clock: Clock | None = None) -> None:
-        self.name = name
+        super().__init__(name, clock=clock)
         self.spec = spec
-        self.clock: Clock = clock or SystemClock()
 
-    async def run(self, timeout: float) -> CheckResult:
-        started, t0 = self.clock.time(), self.clock.monotonic()
-        limit = budget(min(timeout, self.spec.timeout or timeout))
+    def own_timeout(self) -> float | None:
+        return self.spec.timeout
+
+    async def probe(self, limit: float, t0: float) -> Verdict:
         outcome = TcpOutcome()
         try:
             async with asyncio.timeout(limit):
@@ -130,9 +131,7 @@ class TcpProbe:
                 verdict = _critical(f"timed out after {limit:g}s {waited} (got {got})")
         except OSError as exc:
             verdict = _critical(os_error_reason(exc, self.spec.host, self.spec.port))
-        except Exception as exc:  # never raise out of run()
-            verdict = Verdict(State.UNKNOWN, f"probe error: {exc!r}", reason=repr(exc))
-        return finish(self.name, self.kind, verdict, started, self.clock.monotonic() - t0)
+        return verdict
 
     async def _probe(self, o: TcpOutcome) -> None:
         s = self.spec

@@ -16,17 +16,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from watchd.clock import Clock, SystemClock
-from watchd.model import CheckResult, State
+from watchd.clock import Clock
+from watchd.model import State
 from watchd.nagios.range import Thresholds
 from watchd.plugin import worst
 from watchd.sources import BuildContext, register
 from watchd.sources.params import Params
+from watchd.sources.probes.base import Probe
 from watchd.sources.probes.failures import os_error_reason, tls_error_reason, tls_verify_reason
 from watchd.sources.probes.starttls import DIALOGS, MAX_LINE, PROTOCOLS, StartTlsError
 from watchd.sources.probes.tcp import family_param, host_port
 from watchd.sources.probes.x509 import CertificateParseError, CertInfo, parse_certificate
-from watchd.sources.verdict import Figure, Verdict, budget, finish, seconds
+from watchd.sources.verdict import Figure, Verdict, seconds
 
 VERSIONS = {
     "TLSv1": ssl.TLSVersion.TLSv1,
@@ -119,23 +120,23 @@ def evaluate_tls(o: TlsOutcome, s: TlsSpec, now: float) -> Verdict:
     return Verdict(State.OK, f"{o.version}, certificate{cn} {expiry}", tuple(perf), "\n".join(lines))
 
 
-class TlsProbe:
+class TlsProbe(Probe):
     kind = "TLS"
 
     def __init__(self, name: str, spec: TlsSpec, *, clock: Clock | None = None) -> None:
-        self.name = name
+        super().__init__(name, clock=clock)
         self.spec = spec
-        self.clock: Clock = clock or SystemClock()
 
-    async def run(self, timeout: float) -> CheckResult:
-        started, t0 = self.clock.time(), self.clock.monotonic()
-        limit = budget(min(timeout, self.spec.timeout or timeout))
+    def own_timeout(self) -> float | None:
+        return self.spec.timeout
+
+    async def probe(self, limit: float, t0: float) -> Verdict:
         phase = ["connecting"]
         try:
             verified, unverified = self._contexts()
         except (OSError, ssl.SSLError) as exc:
             reason = f"cannot load ca_file {self.spec.ca_file}: {exc}"
-            return finish(self.name, self.kind, Verdict(State.UNKNOWN, reason, reason=reason), started, 0.0)
+            return Verdict(State.UNKNOWN, reason, reason=reason)
         try:
             async with asyncio.timeout(limit):
                 outcome = await self._probe(verified, unverified, phase)
@@ -152,9 +153,7 @@ class TlsProbe:
             verdict = _critical(os_error_reason(exc, self.spec.host, self.spec.port))
         except CertificateParseError as exc:
             verdict = Verdict(State.UNKNOWN, f"cannot read the server certificate: {exc}", reason=str(exc))
-        except Exception as exc:  # never raise out of run()
-            verdict = Verdict(State.UNKNOWN, f"probe error: {exc!r}", reason=repr(exc))
-        return finish(self.name, self.kind, verdict, started, self.clock.monotonic() - t0)
+        return verdict
 
     def _contexts(self) -> tuple[ssl.SSLContext | None, ssl.SSLContext]:
         s = self.spec
