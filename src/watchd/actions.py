@@ -55,10 +55,7 @@ def add_silence(
     store: Store, check: str, starts_at: float, ends_at: float, by: str, comment: str, now: float
 ) -> int:
     """Silence a check (no tickets, no notifications) until `ends_at`; results are still recorded."""
-    if ends_at <= starts_at:
-        raise ActionError("a silence must end after it starts")
-    if ends_at <= now:
-        raise ActionError("that silence would already be over")
+    _check_span("silence", starts_at, ends_at, now)
     with store.transaction() as db:
         cur = db.execute(
             "INSERT INTO silences (check_name, starts_at, ends_at, created_by, comment, created_at)"
@@ -69,12 +66,7 @@ def add_silence(
 
 
 def remove_silence(store: Store, silence_id: int, now: float) -> None:
-    with store.transaction() as db:
-        cur = db.execute(
-            "UPDATE silences SET removed_at = ? WHERE id = ? AND removed_at IS NULL", (now, silence_id)
-        )
-    if cur.rowcount != 1:
-        raise ActionError(f"no active silence #{silence_id}")
+    _end(store, "silences", "silence", silence_id, now)
 
 
 DOWNTIME_SCOPES = ("host", "check", "tag")
@@ -94,10 +86,7 @@ def add_downtime(
     """A one-off maintenance window for the host, a check or a tag."""
     if scope not in DOWNTIME_SCOPES:
         raise ActionError(f"scope must be one of {', '.join(DOWNTIME_SCOPES)}")
-    if ends_at <= starts_at:
-        raise ActionError("a downtime must end after it starts")
-    if ends_at <= now:
-        raise ActionError("that downtime would already be over")
+    _check_span("downtime", starts_at, ends_at, now)
     with store.transaction() as db:
         cur = db.execute(
             "INSERT INTO downtimes (scope, target, starts_at, ends_at, comment, created_by, announce,"
@@ -109,9 +98,21 @@ def add_downtime(
 
 def remove_downtime(store: Store, downtime_id: int, now: float) -> None:
     """Cancel a downtime; if it was announced and has not started, the daemon sends the cancellation."""
+    _end(store, "downtimes", "downtime", downtime_id, now)
+
+
+def _check_span(what: str, starts_at: float, ends_at: float, now: float) -> None:
+    if ends_at <= starts_at:
+        raise ActionError(f"a {what} must end after it starts")
+    if ends_at <= now:
+        raise ActionError(f"that {what} would already be over")
+
+
+def _end(store: Store, table: str, what: str, row_id: int, now: float) -> None:
+    """End a silence or downtime now (table is one of ours, never user input)."""
     with store.transaction() as db:
         cur = db.execute(
-            "UPDATE downtimes SET removed_at = ? WHERE id = ? AND removed_at IS NULL", (now, downtime_id)
+            f"UPDATE {table} SET removed_at = ? WHERE id = ? AND removed_at IS NULL", (now, row_id)
         )
     if cur.rowcount != 1:
-        raise ActionError(f"no active downtime #{downtime_id}")
+        raise ActionError(f"no active {what} #{row_id}")
