@@ -17,7 +17,8 @@ from watchd.store import Store
 def cfg(tmp_path: Path) -> Path:
     path = tmp_path / "watchd.yaml"
     path.write_text(
-        f"data_dir: {tmp_path / 'data'}\napi: {{enabled: false}}\nchecks:\n  web: {{command: [/bin/true]}}\n"
+        f"data_dir: {tmp_path / 'data'}\napi: {{enabled: false}}\n"
+        "checks:\n  web: {command: [/bin/true], tags: [web]}\n"
     )
     Store(config.load(str(path)).db_path).close()  # what a first `watchd run` leaves behind
     return path
@@ -51,6 +52,13 @@ def test_silence(watchd_cmd: list[str], cfg: Path) -> None:
         cfg, "SELECT check_name, ends_at - starts_at, created_by, comment FROM silences"
     )
     assert (check, round(span), by, comment) == ("web", 7200, "alice", "deploy")
+    # A check that is not configured but has a status (a fleet peer) can be silenced too.
+    from watchd.model import CheckStatus
+
+    store = Store(config.load(str(cfg)).db_path)
+    store.save([CheckStatus("fleet.db01")])
+    store.close()
+    assert run(watchd_cmd, cfg, "silence", "fleet.db01", "--for", "1h").returncode == 0
     assert run(watchd_cmd, cfg, "silence", "web", "--remove", "1").returncode == 0
     assert run(watchd_cmd, cfg, "silence", "web", "--remove", "1").returncode == 1  # already ended
 
@@ -60,6 +68,8 @@ def test_downtime_add_list_remove(watchd_cmd: list[str], cfg: Path) -> None:
     naive = run(watchd_cmd, cfg, "downtime", "add", "--start", "2099-01-01T00:00", "--for", "2h")
     assert naive.returncode != 0
     assert "give a UTC offset" in naive.stderr
+    no_tag = run(watchd_cmd, cfg, "downtime", "add", "--start", "now", "--for", "2h", "--tag", "db")
+    assert (no_tag.returncode, no_tag.stderr.strip()) == (1, "no check has the tag 'db'")
     added = run(watchd_cmd, cfg, "downtime", "add", "--start", "2099-01-01T00:00+01:00", "--for", "2h",
                 "--tag", "web", "--announce", "--comment", "kernel")  # fmt: skip
     assert added.returncode == 0

@@ -7,8 +7,10 @@ the same from another process (the CLI) as from inside the daemon (API, MQTT).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Collection
 
 from watchd import effects, incident_store
+from watchd.config import Config
 from watchd.model import Incident, IncidentStatus
 from watchd.store import Store
 
@@ -70,6 +72,24 @@ def remove_silence(store: Store, silence_id: int, now: float) -> None:
 
 
 DOWNTIME_SCOPES = ("host", "check", "tag")
+
+
+def target_problem(
+    config: Config, scope: str, target: str | None, statuses: Collection[str] = ()
+) -> tuple[str, str] | None:
+    """(field, what is wrong) for a silence or downtime target, or None. A check is known when it is
+    configured or has a status (fleet.* peers, watchd.* alerts); a tag when a configured check has it."""
+    if scope not in DOWNTIME_SCOPES:
+        return "scope", f"expected one of {', '.join(DOWNTIME_SCOPES)}"
+    if scope == "host":
+        return None
+    if not target:
+        return "target", f"is required for scope {scope}"
+    if scope == "check" and target not in config.checks and target not in statuses:
+        return "target", f"unknown check {target!r} (configured: {', '.join(sorted(config.checks))})"
+    if scope == "tag" and not any(target in c.tags for c in config.checks.values()):
+        return "target", f"no check has the tag {target!r}"
+    return None
 
 
 def add_downtime(

@@ -105,8 +105,10 @@ def cmd_ack(args: argparse.Namespace) -> int:
 def cmd_silence(args: argparse.Namespace) -> int:
     cfg, store = open_store(args.config)
     now = time.time()
-    if args.remove is None and args.check not in cfg.checks:
-        print(f"unknown check {args.check!r} (configured: {', '.join(sorted(cfg.checks))})", file=sys.stderr)
+    if args.remove is None and (
+        problem := actions.target_problem(cfg, "check", args.check, store.load_statuses())
+    ):
+        print(problem[1], file=sys.stderr)
         return 1
     if args.remove is not None:
 
@@ -130,8 +132,8 @@ def cmd_downtime_add(args: argparse.Namespace) -> int:
     start = _time(args.start, now)
     end = start + args.duration if args.duration else _time(args.end, now)
     scope, target = ("check", args.check) if args.check else ("tag", args.tag) if args.tag else ("host", "")
-    if args.check and args.check not in cfg.checks:
-        print(f"unknown check {args.check!r}", file=sys.stderr)
+    if problem := actions.target_problem(cfg, scope, target, store.load_statuses()):
+        print(problem[1], file=sys.stderr)
         return 1
 
     def add() -> str:

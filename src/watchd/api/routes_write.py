@@ -47,10 +47,6 @@ def _span(f: Fields, now: float) -> tuple[float, float]:
     return starts, ends if ends is not None else starts + (duration or 0.0)
 
 
-def _known_check(api: Api, name: str) -> bool:
-    return name in api.daemon.config.checks or name in statuses(api)
-
-
 async def _incident_action(request: web.Request, action: Any) -> web.Response:
     api = api_of(request)
     iid = incident_id(request)
@@ -95,8 +91,8 @@ async def add_silence(request: web.Request) -> web.Response:
     check = f.text("check", required=True)
     starts, ends = _span(f, now)
     by, comment = _who(f)
-    if check and not _known_check(api, check):
-        f.problems.append(f"check: unknown check {check!r}")
+    if check and (problem := actions.target_problem(api.daemon.config, "check", check, statuses(api))):
+        f.problems.append(f"check: {problem[1]}")
     f.check()
     assert check is not None
     try:
@@ -134,17 +130,10 @@ async def add_downtime(request: web.Request) -> web.Response:
     starts, ends = _span(f, now)
     by, comment = _who(f)
     announce = f.flag("announce", False)
-    checks = api.daemon.config.checks
-    if scope not in actions.DOWNTIME_SCOPES:
-        f.problems.append(f"scope: expected one of {', '.join(actions.DOWNTIME_SCOPES)}")
-    elif scope == "host":
+    if scope == "host":
         target = target or api.daemon.config.host
-    elif not target:
-        f.problems.append(f"target: is required for scope {scope}")
-    elif scope == "check" and not _known_check(api, target):
-        f.problems.append(f"target: unknown check {target!r}")
-    elif scope == "tag" and not any(target in getattr(c, "tags", ()) for c in checks.values()):
-        f.problems.append(f"target: no check has the tag {target!r}")
+    if problem := actions.target_problem(api.daemon.config, scope, target, statuses(api)):
+        f.problems.append(f"{problem[0]}: {problem[1]}")
     f.check()
     assert target is not None
     try:
