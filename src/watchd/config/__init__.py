@@ -174,8 +174,7 @@ def _build(doc: Any, path: str, problems: list[Problem]) -> Config | None:
     ctx = BuildContext(host=host, config_dir=config_dir)
     checks: dict[str, CheckConfig] = {}
     checks_rd = top.child("checks")
-    for name in list(checks_rd.data):
-        checks_rd.mark_read(name)
+    for name in checks_rd.names():
         cfg = read_check(
             str(name),
             checks_rd.child(name),

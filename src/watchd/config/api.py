@@ -116,8 +116,7 @@ def read_api(rd: r.Reader, checks: Collection[str] | None = None) -> ApiConfig:
 
     services: dict[str, ServiceConfig] = {}
     svc_rd = rd.child("services")
-    for name in list(svc_rd.data):
-        svc_rd.mark_read(name)
+    for name in svc_rd.names():
         one = svc_rd.child(name)
         if not _SERVICE_NAME.match(str(name)):
             svc_rd.problem(str(name), "service names are letters, digits and _ . : -")

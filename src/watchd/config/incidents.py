@@ -59,18 +59,13 @@ def read_incidents(rd: r.Reader) -> IncidentsConfig:
     d = IncidentsConfig()
     calendars = {"business": BusinessCalendar()}
     cal_rd = rd.child("calendars")
-    for name in list(cal_rd.data):
-        cal_rd.mark_read(name)
+    for name in cal_rd.names():
         cal = _read_calendar(cal_rd.child(name))
         if cal is not None:
             calendars[str(name)] = cal
     targets = dict(DEFAULT_TARGETS)
     tg_rd = rd.child("targets")
-    for prio in list(tg_rd.data):
-        tg_rd.mark_read(prio)
-        if prio not in PRIORITIES:
-            tg_rd.problem(prio, f"expected one of {', '.join(PRIORITIES)}")
-            continue
+    for prio in tg_rd.names(PRIORITIES):
         t_rd = tg_rd.child(prio)
         base = targets[prio]
         clock = t_rd.get("clock", r.string, base.clock)
@@ -84,11 +79,7 @@ def read_incidents(rd: r.Reader) -> IncidentsConfig:
         t_rd.finish()
     matrix = {u: dict(row) for u, row in DEFAULT_MATRIX.items()}
     mx_rd = rd.child("matrix")
-    for urgency in list(mx_rd.data):
-        mx_rd.mark_read(urgency)
-        if urgency not in LEVELS:
-            mx_rd.problem(urgency, f"urgency must be one of {', '.join(LEVELS)}")
-            continue
+    for urgency in mx_rd.names(LEVELS, f"urgency must be one of {', '.join(LEVELS)}"):
         row_rd = mx_rd.child(urgency)
         for impact in LEVELS:
             matrix[urgency][impact] = (
@@ -98,8 +89,7 @@ def read_incidents(rd: r.Reader) -> IncidentsConfig:
         row_rd.finish()
     shift: dict[State, int] = {State.WARNING: -1}
     sh_rd = rd.child("urgency_shift")
-    for name in list(sh_rd.data):
-        sh_rd.mark_read(name)
+    for name in sh_rd.names():
         try:
             st = State.parse(str(name))
         except ValueError as exc:
@@ -108,8 +98,7 @@ def read_incidents(rd: r.Reader) -> IncidentsConfig:
         shift[st] = sh_rd.get(name, _shift_steps, 0)
     tags: dict[str, Classification] = {}
     tags_rd = rd.child("tags")
-    for tag in list(tags_rd.data):
-        tags_rd.mark_read(tag)
+    for tag in tags_rd.names():
         t_rd = tags_rd.child(tag)
         tags[str(tag)] = Classification(t_rd.get("impact", level, None), t_rd.get("urgency", level, None))
         t_rd.finish()
@@ -169,8 +158,7 @@ def read_tickets(rd: r.Reader) -> TicketsConfig:
     d = TicketsConfig()
     backends: dict[str, BackendSpec] = {"builtin": BackendSpec("builtin")}
     b_rd = rd.child("backends")
-    for name in list(b_rd.data):
-        b_rd.mark_read(name)
+    for name in b_rd.names():
         spec_rd = b_rd.child(name)
         if name == "builtin":
             spec_rd.problem(None, "'builtin' is always there; it takes no settings")

@@ -42,8 +42,7 @@ class MaintenanceConfig:
 
 def read_contacts(rd: r.Reader) -> dict[str, Contact]:
     contacts: dict[str, Contact] = {}
-    for name in list(rd.data):
-        rd.mark_read(name)
+    for name in rd.names():
         c = rd.child(name)
         webhook = c.child("webhook")
         url = webhook.get("url", r.string, None) if webhook.ok else None
@@ -95,11 +94,7 @@ def read_notify(rd: r.Reader, contacts: tuple[str, ...], config_dir: str) -> Not
     pick = r.member_list(contacts, "contact")
     escalation: dict[str, tuple[Level, ...]] = {}
     esc_rd = rd.child("escalation")
-    for prio in list(esc_rd.data):
-        esc_rd.mark_read(prio)
-        if prio not in PRIORITIES:
-            esc_rd.problem(prio, f"expected one of {', '.join(PRIORITIES)}")
-            continue
+    for prio in esc_rd.names(PRIORITIES):
         levels = esc_rd.raw(prio)
         if not isinstance(levels, list):
             esc_rd.problem(prio, "expected a list of levels: [{after: 0, contacts: [...]}, ...]")
@@ -127,8 +122,7 @@ def read_maintenance(rd: r.Reader, contacts: tuple[str, ...]) -> MaintenanceConf
     d = MaintenanceConfig()
     windows = []
     w_rd = rd.child("windows")
-    for name in list(w_rd.data):
-        w_rd.mark_read(name)
+    for name in w_rd.names():
         w = w_rd.child(name)
         dw = RecurringWindow(str(name))
         cron = w.get("cron", r.string, None)

@@ -8,7 +8,7 @@ r.finish()   # any key not read is reported as unknown
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any, TypeVar
 
 from watchd.config.yamlfile import LineDict
@@ -68,6 +68,18 @@ class Reader:
     def child(self, key: str) -> Reader:
         self._read.add(key)
         return Reader(self.data.get(key), self.key_path(key), self.problems, self.file)
+
+    def names(self, allowed: Collection[str] | None = None, message: str | None = None) -> list[str]:
+        """The keys of a mapping whose keys are names (checks, contacts, priorities), all marked read.
+        With `allowed`, any other key is reported (`message`, default "expected one of ...") and left out."""
+        out = []
+        for key in list(self.data):
+            self._read.add(key)
+            if allowed is not None and key not in allowed:
+                self.problem(key, message or f"expected one of {', '.join(allowed)}")
+                continue
+            out.append(str(key))
+        return out
 
     def mark_read(self, *keys: str) -> None:
         self._read.update(keys)
