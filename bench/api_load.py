@@ -61,11 +61,11 @@ def write_config(root: str, checks: int, interval: float) -> str:
 
 async def serve(config_path: str) -> None:
     from watchd import config
-    from watchd.api.last_results import LastResultsStage
     from watchd.api.server import Api
     from watchd.config.api import ApiConfig
     from watchd.daemon import Daemon
-    from watchd.logs import configure
+    from watchd.pipeline.last_results import LastResultsStage
+    from watchd.runtime.logs import configure
 
     configure("warning", "json")
     d = Daemon(config.load(config_path), config_path)

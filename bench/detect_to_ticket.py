@@ -189,8 +189,9 @@ def pct(values: list[float], p: float) -> float:
 async def latency_run(
     backend: str, n: int, group: int, hook_url: str | None, rt: Any, profile: cProfile.Profile | None
 ) -> LatencyRun:
-    from watchd import config, logs
+    from watchd import config
     from watchd.daemon import Daemon
+    from watchd.runtime import logs
 
     with tempfile.TemporaryDirectory(prefix=f"d2t-{backend}-") as tmp:
         root = Path(tmp)
@@ -297,9 +298,11 @@ def rt_visible(rt: Any, key_prefix: str) -> bool:
 
 async def throughput_run(rows: int, per_incident: int, hook_url: str) -> tuple[float, float, int]:
     """(deliveries/s at the receiver, seconds, daemon CPU seconds) for `rows` rows over incidents."""
-    from watchd import config, logs, outbox
+    from watchd import config
     from watchd.daemon import Daemon
-    from watchd.tickets import TicketIntent
+    from watchd.delivery import outbox
+    from watchd.delivery.tickets import TicketIntent
+    from watchd.runtime import logs
 
     with tempfile.TemporaryDirectory(prefix="d2t-tp-") as tmp:
         root = Path(tmp)

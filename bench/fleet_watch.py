@@ -63,8 +63,8 @@ def _proc_status(key: str) -> int:
 async def watcher(port: int, interval: float, timeout: float) -> None:
     from watchd.bus import Bus
     from watchd.bus.config import MqttConfig
-    from watchd.clock import SystemClock
-    from watchd.model import CheckResult
+    from watchd.core.model import CheckResult
+    from watchd.runtime.clock import SystemClock
 
     cfg = MqttConfig(
         host="127.0.0.1", port=port, heartbeat_interval=interval, peers=("*",), peer_timeout=timeout

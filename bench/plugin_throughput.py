@@ -253,7 +253,7 @@ async def _sample_per_second(daemon: Any, out: list[tuple[int, float]]) -> None:
 
 async def measure(config: Any, seconds: float, profile: str | None) -> dict[str, Any]:
     from watchd.daemon import Daemon
-    from watchd.scheduler import MAX_INITIAL_SPREAD
+    from watchd.daemon.scheduler import MAX_INITIAL_SPREAD
 
     interval = min(c.interval for c in config.checks.values())
     warmup = min(interval, MAX_INITIAL_SPREAD) + 1.0
@@ -335,7 +335,7 @@ async def measure(config: Any, seconds: float, profile: str | None) -> dict[str,
 
 def child(args: argparse.Namespace) -> int:
     from watchd import config as config_mod
-    from watchd.logs import configure as configure_logging
+    from watchd.runtime.logs import configure as configure_logging
     from watchd.sources import plugin as plugin_mod
 
     directory = tempfile.mkdtemp(prefix="watchd-bench-")

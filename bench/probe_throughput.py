@@ -18,7 +18,7 @@ import time
 
 from aiohttp import web
 
-from watchd.model import State
+from watchd.core.model import State
 from watchd.sources import BuildContext
 from watchd.sources.probes.http import build_http
 from watchd.sources.probes.session import close_shared_sessions

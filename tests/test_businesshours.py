@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from watchd.businesshours import BusinessCalendar, parse_days, parse_hours
+from watchd.core.businesshours import BusinessCalendar, parse_days, parse_hours
 
 UTC = dt.UTC
 H = 3600.0

@@ -53,7 +53,7 @@ def test_silence(watchd_cmd: list[str], cfg: Path) -> None:
     )
     assert (check, round(span), by, comment) == ("web", 7200, "alice", "deploy")
     # A check that is not configured but has a status (a fleet peer) can be silenced too.
-    from watchd.model import CheckStatus
+    from watchd.core.model import CheckStatus
 
     store = Store(config.load(str(cfg)).db_path)
     store.save([CheckStatus("fleet.db01")])

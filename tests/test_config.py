@@ -9,7 +9,7 @@ import pytest
 
 from watchd import config
 from watchd.config import ConfigError
-from watchd.model import State
+from watchd.core.model import State
 
 REPO = Path(__file__).resolve().parent.parent
 

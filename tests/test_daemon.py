@@ -14,8 +14,8 @@ import pytest
 from structlog.testing import capture_logs
 
 from watchd import config
+from watchd.core.model import State, StateType
 from watchd.daemon import Daemon
-from watchd.model import State, StateType
 from watchd.store import Store
 
 

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from watchd import actions, config
-from watchd.clock import FakeClock
+from watchd import config
+from watchd.control import actions
+from watchd.core.clock import FakeClock
 from watchd.daemon import Daemon
 
 FRI_1630_CET = dt.datetime(2026, 11, 27, 15, 30, tzinfo=dt.UTC).timestamp()

@@ -7,12 +7,12 @@ import datetime as dt
 
 import pytest
 
-from watchd.businesshours import BusinessCalendar
-from watchd.escalation import Escalation, Level, due, renotify_due
-from watchd.maintenance import RecurringWindow, Scope, Window, announce_at, windows_between
-from watchd.model import Incident, State
-from watchd.priority import PriorityPolicy
-from watchd.suppression import Silence, reason
+from watchd.core.businesshours import BusinessCalendar
+from watchd.core.escalation import Escalation, Level, due, renotify_due
+from watchd.core.maintenance import RecurringWindow, Scope, Window, announce_at, windows_between
+from watchd.core.model import Incident, State
+from watchd.core.priority import PriorityPolicy
+from watchd.core.suppression import Silence, reason
 
 UTC = dt.UTC
 H = 3600.0
@@ -81,7 +81,7 @@ def test_ack_stops_response_escalation_but_not_resolution() -> None:
 
 def test_held_back_or_resolved_incidents_never_escalate() -> None:
     """A suppressed or resolved incident has no running SLA clock."""
-    from watchd.model import IncidentStatus
+    from watchd.core.model import IncidentStatus
 
     assert due(p2(suppressed_by="maintenance"), P2_RESOLVE, CHAIN, set()) == []
     assert due(p2(status=IncidentStatus.RESOLVED), P2_RESOLVE, CHAIN, set()) == []
@@ -132,7 +132,7 @@ def test_recurring_window_keeps_local_time_over_dst(form: str) -> None:
 )
 def test_crontab_weekdays_mean_what_cron_means(field: str, expected: str) -> None:
     """Sunday is 0 (and 7) as in cron, not APScheduler's Monday = 0."""
-    from watchd.maintenance import _dow
+    from watchd.core.maintenance import _dow
 
     assert _dow(field) == expected
 

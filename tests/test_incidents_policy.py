@@ -6,9 +6,9 @@ import datetime as dt
 
 import pytest
 
-from watchd.incidents import Action, CheckIncidentPolicy, decide
-from watchd.model import ChangeKind, CheckResult, Incident, IncidentStatus, State, StateChange, StateType
-from watchd.priority import PriorityPolicy, more_urgent, shift
+from watchd.core.incidents import Action, CheckIncidentPolicy, decide
+from watchd.core.model import ChangeKind, CheckResult, Incident, IncidentStatus, State, StateChange, StateType
+from watchd.core.priority import PriorityPolicy, more_urgent, shift
 
 K = ChangeKind
 OK, W, C, U = State.OK, State.WARNING, State.CRITICAL, State.UNKNOWN

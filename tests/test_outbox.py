@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
-from watchd import outbox
-from watchd.clock import FakeClock
-from watchd.errors import DeliveryError
-from watchd.outbox import Deliverer, backoff
+from watchd.core.clock import FakeClock
+from watchd.core.errors import DeliveryError
+from watchd.delivery import outbox
+from watchd.delivery.outbox import Deliverer, backoff
+from watchd.delivery.tickets import TicketIntent
+from watchd.delivery.tickets.builtin import BuiltinBackend
+from watchd.delivery.tickets.channel import TicketChannel
 from watchd.store import Store
-from watchd.tickets import TicketIntent
-from watchd.tickets.builtin import BuiltinBackend
-from watchd.tickets.channel import TicketChannel
 
 
 class ScriptedChannel:

@@ -21,14 +21,15 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from watchd import config, outbox
-from watchd.clock import FakeClock
+from watchd import config
+from watchd.core.clock import FakeClock
 from watchd.daemon import Daemon
-from watchd.outbox import Deliverer
+from watchd.delivery import outbox
+from watchd.delivery.outbox import Deliverer
+from watchd.delivery.tickets import TicketIntent
+from watchd.delivery.tickets.channel import TicketChannel
+from watchd.delivery.tickets.webhook import WebhookBackend
 from watchd.store import Store
-from watchd.tickets import TicketIntent
-from watchd.tickets.channel import TicketChannel
-from watchd.tickets.webhook import WebhookBackend
 
 SECRET = "webhook-outage-secret"
 CHANNEL = "ticket:hook"

@@ -4,7 +4,7 @@ import signal
 
 import pytest
 
-from watchd.model import State
+from watchd.core.model import State
 from watchd.nagios.output import NO_OUTPUT, decode, parse_output, verdict_for_exit
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from watchd.model import PerfDatum
+from watchd.core.model import PerfDatum
 from watchd.plugin import format_perfdatum, parse_perfdata, parse_perfdata_counted
 
 P = PerfDatum

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from watchd.model import State
+from watchd.core.model import State
 from watchd.sources.plugin import BASE_ENV, PluginSource
 
 PLUGINS = "/usr/lib/nagios/plugins"

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from watchd.scheduler import MAX_INITIAL_SPREAD, Job, Scheduler, initial_offset, next_due, plan_next
+from watchd.daemon.scheduler import MAX_INITIAL_SPREAD, Job, Scheduler, initial_offset, next_due, plan_next
 
 JOB = Job("web", interval=60.0, retry_interval=15.0)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from watchd.sdnotify import Health, Notifier, WatchdogGate, watchdog_interval, watchdog_loop
+from watchd.runtime.sdnotify import Health, Notifier, WatchdogGate, watchdog_interval, watchdog_loop
 
 
 class Server:

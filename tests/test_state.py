@@ -6,8 +6,8 @@ import itertools
 
 import pytest
 
-from watchd.model import ChangeKind, CheckResult, CheckStatus, State, StateType
-from watchd.state import (
+from watchd.core.model import ChangeKind, CheckResult, CheckStatus, State, StateType
+from watchd.core.state import (
     FLAP_WINDOW,
     StatePolicy,
     percent_state_change,

@@ -10,8 +10,8 @@ import yaml
 
 from watchd.config.api import ApiConfig, ServiceConfig, TokenError, read_api
 from watchd.config.reader import Reader
-from watchd.errors import Problem
-from watchd.model import State
+from watchd.core.errors import Problem
+from watchd.core.model import State
 
 
 def read(data: Any, checks: tuple[str, ...] | None = ("web", "db"), file: str = "/etc/watchd/watchd.yaml"):  # type: ignore[no-untyped-def]

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from watchd.api.last_results import LastResultsStage
-from watchd.model import CheckResult, State
+from watchd.core.model import CheckResult, State
 from watchd.pipeline import Batch, Event
+from watchd.pipeline.last_results import LastResultsStage
 
 
 async def test_keeps_the_latest_result_per_check() -> None:

@@ -6,10 +6,10 @@ import datetime as dt
 
 import pytest
 
-from watchd import sla
-from watchd.model import State
-from watchd.priority import PriorityPolicy
-from watchd.sla import CheckTimeline, IncidentTimes, TargetStatus
+from watchd.core import sla
+from watchd.core.model import State
+from watchd.core.priority import PriorityPolicy
+from watchd.core.sla import CheckTimeline, IncidentTimes, TargetStatus
 
 OK, WARN, CRIT, UNK = State.OK, State.WARNING, State.CRITICAL, State.UNKNOWN
 MIN = 60.0

@@ -9,10 +9,10 @@ import pytest
 from apihelpers import Env, api_config, seed_history
 
 from watchd.api.statuspage import current_state, level, percent_text
-from watchd.clock import FakeClock
 from watchd.config.api import ServiceConfig
-from watchd.model import CheckStatus, State, StateType
-from watchd.sla import DEFAULT_DOWN_STATES, Availability
+from watchd.core.clock import FakeClock
+from watchd.core.model import CheckStatus, State, StateType
+from watchd.core.sla import DEFAULT_DOWN_STATES, Availability
 
 
 def avail(up: float, down: float, excluded: float = 0.0, unknown: float = 0.0) -> Availability:

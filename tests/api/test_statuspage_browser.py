@@ -13,7 +13,7 @@ import pytest
 from apihelpers import Env, seed_history
 
 from watchd.api.statuspage import percent_text
-from watchd.clock import FakeClock
+from watchd.core.clock import FakeClock
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"

@@ -20,9 +20,9 @@ import sys
 import time
 
 from watchd.bus import Bus, read_mqtt
-from watchd.clock import SystemClock
 from watchd.config.reader import Reader
-from watchd.model import CheckResult
+from watchd.core.model import CheckResult
+from watchd.runtime.clock import SystemClock
 
 
 def emit(**fields: object) -> None:

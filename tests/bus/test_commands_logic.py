@@ -23,7 +23,7 @@ from watchd.bus.commands import (
 )
 from watchd.bus.config import MqttConfig, read_mqtt
 from watchd.config.reader import Reader
-from watchd.errors import Problem
+from watchd.core.errors import Problem
 
 SECRET = b"0123456789abcdef-shared"
 NOW = 1_700_000_000.0

@@ -18,7 +18,7 @@ from watchd.bus.fleet import (
     responsible,
     timeout_for,
 )
-from watchd.model import State
+from watchd.core.model import State
 
 T = 30.0  # peer timeout
 ONLINE = payloads.Status(True, "", 10.0)

@@ -21,8 +21,7 @@ from servers.mosquitto import Mosquitto, available, start_mosquitto
 from watchd.bus import Bus
 from watchd.bus.commands import sign
 from watchd.bus.config import MqttConfig, TlsConfig
-from watchd.clock import SystemClock
-from watchd.model import (
+from watchd.core.model import (
     ChangeKind,
     CheckResult,
     CheckStatus,
@@ -32,6 +31,7 @@ from watchd.model import (
     StateType,
 )
 from watchd.pipeline import Batch, Event
+from watchd.runtime.clock import SystemClock
 
 pytestmark = pytest.mark.slow
 

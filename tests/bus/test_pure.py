@@ -11,7 +11,7 @@ from watchd.bus import payloads
 from watchd.bus.buffer import Kind, Message, OfflineBuffer
 from watchd.bus.connection import backoff
 from watchd.bus.topics import Topics, check_prefix, escape, unescape
-from watchd.model import CheckResult, CheckStatus, Incident, State, StateType
+from watchd.core.model import CheckResult, CheckStatus, Incident, State, StateType
 
 # -- topics ---------------------------------------------------------------------------------------
 

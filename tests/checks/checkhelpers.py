@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from watchd.model import PerfDatum, State
+from watchd.core.model import PerfDatum, State
 from watchd.plugin import parse_output
 
 CHECKS = Path(__file__).resolve().parents[2] / "checks"

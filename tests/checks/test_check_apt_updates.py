@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from checkhelpers import RunCheck
 
-from watchd.checklib.apt import Archive, find_lists, pending_updates, read_release, stanzas
-from watchd.model import State
+from watchd.core.model import State
+from watchd.plugin.lib.apt import Archive, find_lists, pending_updates, read_release, stanzas
 
 STATUS = """\
 Package: openssl

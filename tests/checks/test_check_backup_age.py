@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from checkhelpers import RunCheck, age
 
-from watchd.model import State
+from watchd.core.model import State
 
 HOUR = 3600
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from checkhelpers import Run, RunCheck, age
 
-from watchd.checklib.logscan import Position, default_state_file, make_matcher, scan
-from watchd.model import State
+from watchd.core.model import State
+from watchd.plugin.lib.logscan import Position, default_state_file, make_matcher, scan
 
 PATTERN = "Out of memory|segfault"
 

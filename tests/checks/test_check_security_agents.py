@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from checkhelpers import RunCheck, age
 
-from watchd.checklib.agents import Process, count_running, read_cvd
-from watchd.model import State
+from watchd.core.model import State
+from watchd.plugin.lib.agents import Process, count_running, read_cvd
 
 DAY = 86400
 HOUR = 3600

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from checkhelpers import RunCheck
 
-from watchd.checklib.procnet import Expectation, Listener, compare, decode_address, read_listeners
-from watchd.model import State
+from watchd.core.model import State
+from watchd.plugin.lib.procnet import Expectation, Listener, compare, decode_address, read_listeners
 
 little_endian = pytest.mark.skipif(
     sys.byteorder != "little", reason="fixture text is from a little-endian host"

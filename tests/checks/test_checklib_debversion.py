@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from watchd.checklib.debversion import DebVersion, compare, sort_key
+from watchd.plugin.lib.debversion import DebVersion, compare, sort_key
 
 # (a, expected sign of compare(a, b), b): results as `dpkg --compare-versions` gives them.
 CASES = [

@@ -1,4 +1,4 @@
-"""The shared plugin command-line plumbing (watchd.plugin_cli) and unit helpers, in-process."""
+"""The shared plugin command-line plumbing (watchd.plugin.cli) and unit helpers, in-process."""
 
 from __future__ import annotations
 
@@ -6,9 +6,8 @@ import signal
 
 import pytest
 
-from watchd.checklib.units import format_age, format_size, parse_size
 from watchd.nagios.range import Range
-from watchd.plugin_cli import (
+from watchd.plugin.cli import (
     PluginArgumentParser,
     PluginTimeout,
     arm_timeout,
@@ -16,6 +15,7 @@ from watchd.plugin_cli import (
     range_arg,
     scale_range,
 )
+from watchd.plugin.lib.units import format_age, format_size, parse_size
 
 
 def parser() -> PluginArgumentParser:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from watchd.model import CheckResult, State
+from watchd.core.model import CheckResult, State
 from watchd.nagios.range import Thresholds
 from watchd.sources import SOURCE_TYPES, BuildContext
 from watchd.sources.probes.dns import DnsOutcome, DnsSpec, evaluate_dns, normalise, parse_server

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from watchd.model import PerfDatum, State
+from watchd.core.model import PerfDatum, State
 from watchd.nagios.range import Thresholds
 from watchd.sources.resources.cpu import CpuFigures, CpuThresholds, cpu_percentages, evaluate_cpu
 from watchd.sources.resources.disk import (

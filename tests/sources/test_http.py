@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from watchd.model import CheckResult, State
+from watchd.core.model import CheckResult, State
 from watchd.nagios.range import Thresholds
 from watchd.sources import BuildContext, factory_for
 from watchd.sources.probes.http import HttpExpect, HttpResponse, StatusSet, evaluate_http

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from watchd.model import State
+from watchd.core.model import State
 from watchd.nagios.range import Thresholds
 from watchd.sources import BuildContext
 from watchd.sources.probes.icmp import (

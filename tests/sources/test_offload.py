@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from watchd.model import State
+from watchd.core.model import State
 from watchd.nagios.range import Thresholds
 from watchd.sources.resources import disk
 from watchd.sources.resources.disk import DiskFigures, DiskSampler, DiskThresholds, Mount

@@ -8,7 +8,7 @@ import pytest
 
 import watchd.sources.probes
 import watchd.sources.resources  # noqa: F401  (registers the types)
-from watchd.errors import ParamError
+from watchd.core.errors import ParamError
 from watchd.sources import SOURCE_TYPES, BuildContext, factory_for, known_types
 from watchd.sources.params import Params
 

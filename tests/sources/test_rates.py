@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from watchd.model import State
+from watchd.core.model import State
 from watchd.nagios.range import Thresholds
 from watchd.sources.resources.disk_io import DiskIoThresholds, disk_io_figures
 from watchd.sources.resources.net import NetThresholds, net_figures

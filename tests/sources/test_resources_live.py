@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from watchd.model import CheckResult, State
+from watchd.core.model import CheckResult, State
 from watchd.sources import BuildContext, factory_for
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from watchd.model import State
+from watchd.core.model import State
 from watchd.nagios.range import Thresholds
 from watchd.sources.resources.systemd_unit import (
     SystemdUnitCheck,

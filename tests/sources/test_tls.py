@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from watchd.model import CheckResult, State
+from watchd.core.model import CheckResult, State
 from watchd.sources import SOURCE_TYPES, BuildContext
 from watchd.sources.probes.tls import TlsOutcome, TlsSpec, evaluate_tls
 from watchd.sources.probes.x509 import CertificateParseError, CertInfo, parse_certificate

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from tickethelpers import SMTP_PASSWORD, SMTP_USER, MakeIntent, SMTPFixture, free_port
 
-from watchd.errors import DeliveryError, ParamError
-from watchd.tickets.email import EmailBackend, msgid_token
+from watchd.core.errors import DeliveryError, ParamError
+from watchd.delivery.tickets.email import EmailBackend, msgid_token
 
 KEY = "watchd-web01-disk_root-17"
 ROOT = f"<watchd.{KEY}@watchd.example>"

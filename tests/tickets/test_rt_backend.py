@@ -14,8 +14,8 @@ import pytest
 from tickethelpers import LIMITED_RT_USER, MakeIntent, free_port
 
 from servers.rt import RTServer
-from watchd.errors import DeliveryError, ParamError
-from watchd.tickets.rt import RTBackend, tsql_quote
+from watchd.core.errors import DeliveryError, ParamError
+from watchd.delivery.tickets.rt import RTBackend, tsql_quote
 
 pytestmark = pytest.mark.slow
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from tickethelpers import MakeIntent
 
-from watchd.errors import ParamError
-from watchd.tickets.render import Options, iso_utc, render_text
+from watchd.core.errors import ParamError
+from watchd.delivery.tickets.render import Options, iso_utc, render_text
 
 
 @pytest.mark.parametrize(

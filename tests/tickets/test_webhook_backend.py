@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from tickethelpers import WEBHOOK_SECRET, MakeIntent, Receiver, Reply, free_port
 
-from watchd.errors import DeliveryError, ParamError
-from watchd.tickets.webhook import SCHEMA, WebhookBackend
+from watchd.core.errors import DeliveryError, ParamError
+from watchd.delivery.tickets.webhook import SCHEMA, WebhookBackend
 
 V1_KEYS = {
     "schema", "kind", "key", "ref", "incident_id", "op_id", "host", "check", "priority", "state",

@@ -21,7 +21,7 @@ from aiohttp import web
 from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 
-from watchd.tickets import IntentKind, TicketIntent
+from watchd.delivery.tickets import IntentKind, TicketIntent
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from servers.rt import RTUser

@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from watchd import sla
 from watchd.config.api import ApiConfig, ServiceConfig
-from watchd.model import State
-from watchd.priority import PriorityPolicy
+from watchd.core import sla
+from watchd.core.model import State
+from watchd.core.priority import PriorityPolicy
 
 WindowSource = Callable[[float, float], Iterable[Any]]
 DAY = 86400.0
@@ -80,7 +80,7 @@ def recurring_windows(get_config: Callable[[], Any]) -> WindowSource:
         recurring = getattr(getattr(get_config(), "maintenance", None), "windows", ())
         if not recurring:
             return []
-        from watchd.maintenance import windows_between
+        from watchd.core.maintenance import windows_between
 
         return list(windows_between(recurring, [], start, end))
 

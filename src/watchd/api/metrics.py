@@ -19,10 +19,11 @@ from aiohttp import web
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
-from watchd import __version__, outbox
+from watchd import __version__
 from watchd.api.routes_read import mqtt_status
-from watchd.model import CheckResult, StateType
-from watchd.priority import PRIORITIES
+from watchd.core.model import CheckResult, StateType
+from watchd.core.priority import PRIORITIES
+from watchd.delivery import outbox
 
 if TYPE_CHECKING:
     from watchd.api.server import Api

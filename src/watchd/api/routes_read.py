@@ -8,12 +8,14 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from watchd import __version__, outbox, sla
+from watchd import __version__
 from watchd.api import availability as av
 from watchd.api import statuspage
 from watchd.api.common import ApiError, api_of, dumps, iso, json_response, query_choice, query_int
-from watchd.model import CheckResult, CheckStatus, State, StateType
-from watchd.priority import PRIORITIES
+from watchd.core import sla
+from watchd.core.model import CheckResult, CheckStatus, State, StateType
+from watchd.core.priority import PRIORITIES
+from watchd.delivery import outbox
 
 if TYPE_CHECKING:
     from watchd.api.server import Api
@@ -237,7 +239,7 @@ _TIMES = ("opened_at", "updated_at", "respond_by", "resolve_by", "resolved_at", 
 
 
 def incident_dict(row: dict[str, Any]) -> dict[str, Any]:
-    from watchd.model import incident_key
+    from watchd.core.model import incident_key
 
     d = dict(row)
     d["check"] = d.pop("check_name")
@@ -298,7 +300,7 @@ async def get_incident(request: web.Request) -> web.Response:
     if not rows:
         raise ApiError(404, f"no incident #{iid}")
     data = rows[0]
-    from watchd import incident_store
+    from watchd.store import incidents as incident_store
 
     data["events"] = [
         dataclasses.asdict(e) | {"state": e.state.name, "at": iso(e.at)}

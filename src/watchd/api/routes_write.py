@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from watchd import actions
 from watchd.api.common import ApiError, Fields, api_of, body, iso, json_response, writes
 from watchd.api.routes_read import incident_id, incident_rows, statuses
+from watchd.control import actions
 
 if TYPE_CHECKING:
     from watchd.api.server import Api

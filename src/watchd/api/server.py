@@ -24,8 +24,8 @@ from aiohttp import web
 from watchd.api import metrics, openapi, routes_read, routes_write, statuspage
 from watchd.api.availability import WindowSource, recurring_windows
 from watchd.api.common import API, TURN, error_middleware, one_at_a_time
-from watchd.clock import Clock
 from watchd.config.api import ApiConfig
+from watchd.core.clock import Clock
 
 log = structlog.get_logger("watchd.api")
 

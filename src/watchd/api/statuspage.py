@@ -16,11 +16,11 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from watchd import sla
 from watchd.api import availability as av
 from watchd.api.common import ApiError, api_of, iso
 from watchd.config.api import ServiceConfig
-from watchd.model import CheckStatus, State
+from watchd.core import sla
+from watchd.core.model import CheckStatus, State
 
 if TYPE_CHECKING:
     from watchd.api.server import Api

@@ -31,10 +31,10 @@ from watchd.bus.commands import CommandDispatcher, CommandHandler
 from watchd.bus.config import MqttConfig
 from watchd.bus.connection import Connection, Sleep, read_secret_file
 from watchd.bus.fleet import FleetWatcher
-from watchd.bus.stage import BusStage
+from watchd.bus.publisher import BusStage
 from watchd.bus.topics import Topics
-from watchd.clock import Clock
-from watchd.model import CheckResult
+from watchd.core.clock import Clock
+from watchd.core.model import CheckResult
 
 log = structlog.get_logger("watchd.bus")
 

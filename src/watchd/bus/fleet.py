@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
 from watchd.bus.payloads import REASON_SHUTDOWN, Status
-from watchd.model import CheckResult, State
+from watchd.core.model import CheckResult, State
 
 CHECK_PREFIX = "fleet."
 

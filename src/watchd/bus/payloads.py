@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from watchd.model import CheckResult, CheckStatus, Incident
+from watchd.core.model import CheckResult, CheckStatus, Incident
 
 VERSION = "v1"
 ONLINE = "online"

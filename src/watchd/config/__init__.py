@@ -22,7 +22,7 @@ from watchd.config.incidents import read_incidents, read_tickets
 from watchd.config.model import CheckConfig, Config, LogConfig, SchedulerConfig
 from watchd.config.notify import read_contacts, read_maintenance, read_notify
 from watchd.config.yamlfile import LineDict, load_yaml
-from watchd.errors import ConfigError, Problem
+from watchd.core.errors import ConfigError, Problem
 from watchd.sources import BuildContext
 
 __all__ = ["CheckConfig", "Config", "ConfigError", "default_config_path", "default_data_dir", "load"]

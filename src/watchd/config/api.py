@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from watchd.config import reader as r
-from watchd.model import State
+from watchd.core.model import State
 
 MAX_TOKEN_BYTES = 4096
 DEFAULT_DOWN_STATES = frozenset({State.CRITICAL, State.UNKNOWN})

@@ -10,8 +10,8 @@ from typing import Any
 
 from watchd.config import reader as r
 from watchd.config.model import CheckConfig
-from watchd.errors import ParamError
-from watchd.model import State
+from watchd.core.errors import ParamError
+from watchd.core.model import State
 from watchd.sources import BuildContext, factory_for, known_types
 from watchd.sources.plugin import BASE_ENV, PluginSource, resolve_executable
 

@@ -8,19 +8,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from watchd.businesshours import BusinessCalendar, parse_days, parse_hours
 from watchd.config import reader as r
-from watchd.errors import ParamError
-from watchd.model import State
-from watchd.priority import DEFAULT_MATRIX, DEFAULT_TARGETS, LEVELS, PRIORITIES, PriorityPolicy, Target
+from watchd.core.businesshours import BusinessCalendar, parse_days, parse_hours
+from watchd.core.errors import ParamError
+from watchd.core.model import State
+from watchd.core.priority import DEFAULT_MATRIX, DEFAULT_TARGETS, LEVELS, PRIORITIES, PriorityPolicy, Target
 
 level = r.one_of(*LEVELS)
 
 # type -> "module:Class" with a `from_config(params)` classmethod; imported only when used.
 TICKET_TYPES = {
-    "rt": "watchd.tickets.rt:RTBackend",
-    "webhook": "watchd.tickets.webhook:WebhookBackend",
-    "email": "watchd.tickets.email:EmailBackend",
+    "rt": "watchd.delivery.tickets.rt:RTBackend",
+    "webhook": "watchd.delivery.tickets.webhook:WebhookBackend",
+    "email": "watchd.delivery.tickets.email:EmailBackend",
 }
 
 

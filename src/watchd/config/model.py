@@ -10,10 +10,10 @@ from watchd.bus.config import MqttConfig
 from watchd.config.api import ApiConfig
 from watchd.config.incidents import IncidentsConfig, TicketsConfig
 from watchd.config.notify import MaintenanceConfig, NotifyConfig
-from watchd.model import State
-from watchd.notify.contacts import Contact
+from watchd.core.model import State
+from watchd.core.state import StatePolicy
+from watchd.delivery.notify.contacts import Contact
 from watchd.sources import Source
-from watchd.state import StatePolicy
 
 
 @dataclass(frozen=True, slots=True)

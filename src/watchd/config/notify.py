@@ -8,16 +8,16 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from watchd.businesshours import parse_days
 from watchd.config import reader as r
-from watchd.escalation import Level
-from watchd.mail import SmtpSettings
-from watchd.maintenance import RecurringWindow, Scope, crontab_trigger
-from watchd.notify.contacts import Contact
-from watchd.notify.messages import LANGUAGES
-from watchd.notify.shapes import FORMATS
-from watchd.priority import PRIORITIES
-from watchd.secrets import read_secret
+from watchd.config.secrets import read_secret
+from watchd.core.businesshours import parse_days
+from watchd.core.escalation import Level
+from watchd.core.maintenance import RecurringWindow, Scope, crontab_trigger
+from watchd.core.priority import PRIORITIES
+from watchd.delivery.notify.contacts import Contact
+from watchd.delivery.notify.messages import LANGUAGES
+from watchd.delivery.notify.shapes import FORMATS
+from watchd.delivery.smtp import SmtpSettings
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,8 +12,8 @@ from collections.abc import Callable, Collection
 from typing import Any, TypeVar
 
 from watchd.config.yamlfile import LineDict
-from watchd.errors import Problem
-from watchd.model import State
+from watchd.core.errors import Problem
+from watchd.core.model import State
 
 T = TypeVar("T")
 _MISSING: Any = object()

@@ -12,7 +12,7 @@ import re
 import signal as _signal
 from dataclasses import dataclass
 
-from watchd.model import PerfDatum, State
+from watchd.core.model import PerfDatum, State
 from watchd.nagios.perfdata import parse_perfdata_counted
 
 NO_OUTPUT = "(No output returned from plugin)"

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import re
 
-from watchd.model import PerfDatum
+from watchd.core.model import PerfDatum
 
 UOMS = frozenset({"", "s", "ms", "us", "%", "B", "KB", "MB", "GB", "TB", "c"})
 _VALUE = re.compile(r"^([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)([a-zA-Z%]*)$")

@@ -13,7 +13,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from watchd.model import State
+from watchd.core.model import State
 
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from watchd.model import CheckResult
+from watchd.core.model import CheckResult
 
 
 class Source(Protocol):

@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from watchd.errors import ParamError
+from watchd.core.errors import ParamError
 from watchd.nagios.range import Range, Thresholds
 
 _MISSING: Any = object()

@@ -8,7 +8,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from watchd.model import CheckResult, State
+from watchd.core.model import CheckResult, State
 from watchd.nagios.output import NO_OUTPUT, decode, parse_output, verdict_for_exit
 from watchd.sources.process import ProcessOutcome, run_process, spawn_error_code
 

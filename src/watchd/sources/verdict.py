@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from watchd.model import CheckResult, PerfDatum, State
+from watchd.core.model import CheckResult, PerfDatum, State
 from watchd.nagios.range import Range, Thresholds
 from watchd.plugin import worst
 

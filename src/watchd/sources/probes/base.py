@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from watchd.clock import Clock, SystemClock
-from watchd.model import CheckResult, State
+from watchd.core.clock import Clock
+from watchd.core.model import CheckResult, State
+from watchd.runtime.clock import SystemClock
 from watchd.sources.verdict import Verdict, budget, finish
 
 

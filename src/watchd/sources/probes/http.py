@@ -20,8 +20,8 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
-from watchd.clock import Clock
-from watchd.model import State
+from watchd.core.clock import Clock
+from watchd.core.model import State
 from watchd.nagios.range import Thresholds
 from watchd.plugin import worst
 from watchd.sources import BuildContext, register

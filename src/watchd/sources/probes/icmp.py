@@ -16,8 +16,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from watchd.clock import Clock
-from watchd.model import PerfDatum, State
+from watchd.core.clock import Clock
+from watchd.core.model import PerfDatum, State
 from watchd.nagios.range import Thresholds
 from watchd.plugin import worst
 from watchd.sources import BuildContext, register

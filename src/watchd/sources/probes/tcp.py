@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from watchd.clock import Clock
-from watchd.model import State
+from watchd.core.clock import Clock
+from watchd.core.model import State
 from watchd.nagios.range import Thresholds
 from watchd.plugin import worst
 from watchd.sources import BuildContext, register

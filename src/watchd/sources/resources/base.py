@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from watchd.clock import Clock, SystemClock
-from watchd.model import CheckResult, State
+from watchd.core.clock import Clock
+from watchd.core.model import CheckResult, State
+from watchd.runtime.clock import SystemClock
 from watchd.sources.resources import offload
 from watchd.sources.resources.offload import Offloader, OffloadError
 from watchd.sources.resources.rates import Counters, DeviceFigures, RateTracker, baseline, judge_devices

@@ -17,7 +17,7 @@ from typing import Any
 
 import psutil
 
-from watchd.model import State
+from watchd.core.model import State
 from watchd.nagios.range import Thresholds
 from watchd.plugin import worst
 from watchd.sources import BuildContext, register

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from watchd.model import State
+from watchd.core.model import State
 from watchd.plugin import worst
 from watchd.sources.verdict import Figure, Verdict
 

@@ -15,10 +15,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from watchd.clock import Clock, SystemClock
-from watchd.model import CheckResult, State
+from watchd.core.clock import Clock
+from watchd.core.model import CheckResult, State
 from watchd.nagios.range import Thresholds
 from watchd.plugin import worst
+from watchd.runtime.clock import SystemClock
 from watchd.sources import BuildContext, register
 from watchd.sources.params import Params
 from watchd.sources.verdict import Figure, Verdict, budget, finish

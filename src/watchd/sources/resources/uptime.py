@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from watchd.model import State
+from watchd.core.model import State
 from watchd.nagios.range import Thresholds
 from watchd.sources import BuildContext, register
 from watchd.sources.params import Params

@@ -1,1 +1,0 @@
-"""Pipeline stages, one per module. See watchd.pipeline."""
