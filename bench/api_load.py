@@ -61,7 +61,7 @@ def write_config(root: str, checks: int, interval: float) -> str:
 
 async def serve(config_path: str) -> None:
     from watchd import config
-    from watchd.api.server import Api
+    from watchd.api.server import ApiServer
     from watchd.config.api import ApiConfig
     from watchd.daemon import Daemon
     from watchd.pipeline.last_results import LastResultsStage
@@ -74,7 +74,7 @@ async def serve(config_path: str) -> None:
     assert d.parts is not None
     d.parts.pipeline.stages = (*d.parts.pipeline.stages, stage)
     d.last_results = stage.results  # type: ignore[attr-defined]
-    api = Api(d, ApiConfig(port=0))
+    api = ApiServer(d, ApiConfig(port=0))
     await api.start()
     print(json.dumps({"port": api.port}), flush=True)
     stop = asyncio.Event()

@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 
 from watchd import config
-from watchd.api.server import Api
+from watchd.api.server import ApiServer
 from watchd.config.api import ApiConfig, ServiceConfig
 from watchd.daemon import Daemon
 
@@ -83,7 +83,7 @@ class Client:
 
 
 class Env:
-    def __init__(self, host: Host, daemon: Daemon, api: Api, client: Client) -> None:
+    def __init__(self, host: Host, daemon: Daemon, api: ApiServer, client: Client) -> None:
         self.host, self.daemon, self.api, self.client = host, daemon, api, client
 
 

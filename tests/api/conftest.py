@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 from apihelpers import Client, Env, Host, api_config
 
-from watchd.api.server import Api
+from watchd.api.server import ApiServer
 
 
 @pytest.fixture
@@ -17,7 +17,7 @@ async def env(tmp_path: Path) -> AsyncIterator[Env]:
     host = Host(tmp_path)
     d = host.daemon()
     await d.start()
-    api = Api(d, api_config(host))
+    api = ApiServer(d, api_config(host))
     await api.start()
     async with aiohttp.ClientSession() as session:
         yield Env(host, d, api, Client(session, f"http://127.0.0.1:{api.port}"))

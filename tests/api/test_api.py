@@ -12,8 +12,8 @@ import pytest
 from apihelpers import TOKEN, Env, Host, api_config
 from structlog.testing import capture_logs
 
-from watchd.api import routes_read
-from watchd.api.server import Api
+from watchd.api import health
+from watchd.api.server import ApiServer
 from watchd.config.api import ApiConfig
 
 
@@ -367,7 +367,7 @@ async def test_a_crashing_handler_is_a_500_and_a_log_line(env: Env, monkeypatch:
     def boom(daemon: object) -> str:
         raise RuntimeError("kaboom")
 
-    monkeypatch.setattr(routes_read, "mqtt_status", boom)
+    monkeypatch.setattr(health, "mqtt_status", boom)
     with capture_logs() as logs:
         status, data = await env.client.call("GET", "/healthz", token=None)
     assert status == 500
@@ -392,7 +392,7 @@ async def test_unix_socket(tmp_path: Path) -> None:
     d = host.daemon()
     await d.start()
     sock = str(tmp_path / "api.sock")
-    api = Api(d, ApiConfig(listen="", unix_socket=sock))
+    api = ApiServer(d, ApiConfig(listen="", unix_socket=sock))
     await api.start()
     try:
         assert api.port == 0

@@ -169,8 +169,8 @@ def semantic(text: bytes) -> list[tuple[str, tuple[tuple[str, str], ...], str]]:
 async def test_fast_text_equals_prometheus_client_output(env: Env) -> None:
     """The cached fast path says exactly what generate_latest says over the same collector, also
     after checks change state (the cache follows) and after a check is removed."""
-    collector = DaemonCollector(env.api)
-    registry = registry_for(env.api)
+    collector = DaemonCollector(env.api.api)
+    registry = registry_for(env.api.api)
     await env.daemon.run_check("web")
     await env.daemon.run_check("db")
     assert semantic(collector.text()) == semantic(generate_latest(registry))

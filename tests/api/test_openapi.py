@@ -10,16 +10,21 @@ import jsonschema
 import pytest
 from apihelpers import Env
 
-from watchd.api.openapi import DOCUMENT
-from watchd.api.server import Api, build_app
+from watchd.api.app import Api
+from watchd.api.openapi import DOC
+from watchd.api.server import build_app
 from watchd.config.api import ApiConfig
 
 METHODS = ("get", "post", "put", "patch", "delete")
 
 
+APP = build_app(Api.__new__(Api))
+DOCUMENT = APP[DOC]
+
+
 def router_operations() -> dict[tuple[str, str], Any]:
     """(path template, method) -> handler, from a freshly built app."""
-    app = build_app(Api.__new__(Api))
+    app = APP
     out = {}
     for route in app.router.routes():
         if route.method == "HEAD":

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from watchd.api import availability as av
 from watchd.cli import sla as cli_sla
 from watchd.config.api import ApiConfig, ServiceConfig
 from watchd.core.priority import PriorityPolicy
+from watchd.reports import availability as av
 from watchd.store import Store
 
 MIN = 60.0

@@ -80,7 +80,7 @@ async def test_page_figures_and_bars_match_the_api(env: Env) -> None:
     seed_history(env.daemon, time.time())
     await env.daemon.run_check("web")
     await env.daemon.run_check("db")
-    env.api.clock = FakeClock(time.time() + 1.0)  # page and API computed for the same instant
+    env.api.api.clock = FakeClock(time.time() + 1.0)  # page and API computed for the same instant
     html = await page(env)
     for name in ("shop", "database"):
         api = await env.client.get(f"/api/v1/services/{name}")
@@ -179,7 +179,7 @@ async def test_status_page_can_be_disabled(env: Env) -> None:
 async def test_page_is_rendered_at_most_every_ten_seconds(env: Env) -> None:
     """Within PAGE_TTL the same page is served (customers reload during outages); then a new one."""
     clock = FakeClock(time.time())
-    env.api.clock = clock
+    env.api.api.clock = clock
     await env.daemon.run_check("web")
     await env.daemon.run_check("db")
     first = await page(env)

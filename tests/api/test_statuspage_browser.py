@@ -52,7 +52,7 @@ async def seeded(env: Env) -> None:
     env.host.set("web", 2)
     await env.daemon.run_check("web")
     await env.daemon.run_check("db")
-    env.api.clock = FakeClock(time.time() + 1.0)
+    env.api.api.clock = FakeClock(time.time() + 1.0)
 
 
 async def test_status_page_in_chromium(env: Env, browser: Any) -> None:

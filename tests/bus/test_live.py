@@ -43,7 +43,7 @@ async def nothing(result: CheckResult) -> None:
 def batch(
     check: str, state: State, changed: bool = True, incident: Incident | None = None, summary: str = ""
 ) -> Batch:
-    """What the pipeline hands BusStage: one result, its status, maybe a change and an incident."""
+    """What the pipeline hands the BatchPublisher: one result, its status, maybe a change and an incident."""
     now = time.time()
     result = CheckResult(check, state, summary or check, started_at=now)
     status = CheckStatus(check, state, StateType.HARD, 1, state, last_check=now)
@@ -86,8 +86,8 @@ async def test_layout_retained_state_and_clean_stop(broker: Mosquitto, collector
     await eventually(lambda: bus.connected, what="connected")
     inc = Incident("web-1", "disk/var", "P2", "medium", "high", State.CRITICAL, "full", 1.0, 1.0, id=7)
     async with collector("watchd/#") as live:
-        await bus.stage.exec(batch("disk/var", State.CRITICAL, incident=inc))
-        await bus.stage.exec(batch("disk/var", State.CRITICAL, changed=False))  # a result, no state
+        bus.publisher.publish(batch("disk/var", State.CRITICAL, incident=inc))
+        bus.publisher.publish(batch("disk/var", State.CRITICAL, changed=False))  # a result, no state
         await live.wait_for(lambda m: m.topic.value.endswith("/result"), count=2)
         await live.wait_for(lambda m: m.topic.value == "watchd/web-1/incident/7")
     async with collector("watchd/#") as late:
@@ -182,7 +182,7 @@ async def test_broker_restart_loses_no_state_and_keeps_order(broker: Mosquitto, 
     await eventually(lambda: bus.connected)
     checks = [f"c{i}" for i in range(5)]
     for c in checks:
-        await bus.stage.exec(batch(c, State.OK))
+        bus.publisher.publish(batch(c, State.OK))
     await eventually(lambda: bus.stats.buffered == 0)
     broker.stop()
     await eventually(lambda: not bus.connected and gate.waiting > 0, what="disconnect noticed")
@@ -191,7 +191,7 @@ async def test_broker_restart_loses_no_state_and_keeps_order(broker: Mosquitto, 
         for c in checks if n < 2 else reversed(checks):
             state = [State.WARNING, State.CRITICAL, State.OK][(n + checks.index(c)) % 3]
             inc = Incident("web-1", c, "P3", "low", "low", state, "x", 1.0, 1.0, id=100 * n + checks.index(c))
-            await bus.stage.exec(batch(c, state, incident=inc))
+            bus.publisher.publish(batch(c, state, incident=inc))
             final[c] = state
     assert bus.stats.buffered == 5 + 15 + 15  # states coalesced to one per check; results; incidents
     assert bus.stats.coalesced == 10
@@ -222,10 +222,10 @@ async def test_bounded_buffer_while_the_broker_is_down(tmp_path: Path, collector
         bus = make_bus(b.port, sleep=gate, buffer_size=10)
         await bus.start()
         await eventually(lambda: gate.waiting > 0)
-        await bus.stage.exec(batch("s1", State.CRITICAL))
+        bus.publisher.publish(batch("s1", State.CRITICAL))
         for n in range(50):  # the first also announces the state of "load"
-            await bus.stage.exec(batch("load", State.OK, changed=False, summary=f"n={n}"))
-        await bus.stage.exec(batch("s2", State.WARNING))
+            bus.publisher.publish(batch("load", State.OK, changed=False, summary=f"n={n}"))
+        bus.publisher.publish(batch("s2", State.WARNING))
         stats = bus.stats  # 55 messages into 10: 3 states kept, the 7 newest of 52 results
         assert (stats.buffered, stats.dropped_results, stats.dropped) == (10, 45, 45)
         b.start()

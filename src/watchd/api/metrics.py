@@ -13,20 +13,18 @@ import functools
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from watchd import __version__
-from watchd.api.routes_read import mqtt_status
+from watchd.api.app import Api, mqtt_status, operation
+from watchd.api.schemas import STR
 from watchd.core.model import CheckResult, StateType
 from watchd.core.priority import PRIORITIES
 from watchd.delivery import outbox
-
-if TYPE_CHECKING:
-    from watchd.api.server import Api
 
 routes = web.RouteTableDef()
 
@@ -324,5 +322,9 @@ COLLECTOR: web.AppKey[DaemonCollector] = web.AppKey("watchd_metrics_collector")
 
 
 @routes.get("/metrics")
+@operation(
+    "Prometheus metrics (text format 0.0.4)", "health",
+    {"200": {"description": "OK", "content": {"text/plain": {"schema": STR}}}},
+)
 async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=request.app[COLLECTOR].text(), headers={"Content-Type": CONTENT_TYPE})

@@ -1,13 +1,13 @@
-"""The HTTP server: health, read and write API, Prometheus metrics, status page, OpenAPI document.
+"""The HTTP server: runs the API's aiohttp application on its address and/or unix socket.
 
-    api = Api(daemon, ApiConfig(port=0))
-    await api.start()      # api.port is the bound port
+    server = ApiServer(daemon, ApiConfig(port=0))
+    await server.start()      # server.port is the bound port
     ...
-    await api.stop()
+    await server.stop()
 
-Handlers read the daemon's live objects (config, statuses, scheduler, deliverer) and its store, on
-the event loop thread; nothing here keeps state of its own besides the app. Writes go through
-`watchd.actions`, the same functions the CLI uses.
+Handlers read the daemon's live objects (config, statuses, scheduler, deliverer) and its store
+through `app.Api`, on the event loop thread. Writes go through `watchd.control.actions`, the same
+functions the CLI uses.
 """
 
 from __future__ import annotations
@@ -21,18 +21,21 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from watchd.api import metrics, openapi, routes_read, routes_write, statuspage
-from watchd.api.availability import WindowSource, recurring_windows
-from watchd.api.common import API, TURN, error_middleware, one_at_a_time
+from watchd.api import checks, health, incidents, maintenance, metrics, openapi, services, statuspage
+from watchd.api.app import API, TURN, Api, error_middleware, one_at_a_time
 from watchd.config.api import ApiConfig
 from watchd.core.clock import Clock
+from watchd.reports.availability import WindowSource
 
 log = structlog.get_logger("watchd.api")
 
 MAX_BODY = 64 * 1024
+ROUTES = (health, checks, incidents, maintenance, services, metrics, statuspage, openapi)
 
 
-class Api:
+class ApiServer:
+    __slots__ = ("_runner", "api", "app", "port")  # a typo'd attribute is an error, not a no-op
+
     def __init__(
         self,
         daemon: Any,
@@ -40,46 +43,44 @@ class Api:
         clock: Clock | None = None,
         windows: WindowSource | None = None,
     ) -> None:
-        """`daemon` is a watchd.daemon.Daemon (typed loosely so tests can pass a stand-in);
-        `windows(start, end)` gives recurring maintenance windows for SLA figures and the status
-        page (default: the daemon config's `maintenance.windows`, read at each use)."""
-        self.daemon = daemon
-        self.config = config
-        self.clock: Clock = clock or daemon.clock
-        self.windows = windows or recurring_windows(lambda: self.daemon.config)
+        """`daemon` is a watchd.daemon.Daemon (typed loosely so tests can pass a stand-in); see
+        `app.Api` for `clock` and `windows`."""
+        self.api = Api(daemon, config, clock, windows)
+        self.app = build_app(self.api)
         self.port = 0
-        self.fragments: dict[str, tuple[tuple[object, ...], str]] = {}  # /api/v1/checks, per check
-        self.status_cache: tuple[float, str] | None = None  # (rendered at, HTML) of /status
-        self.app = build_app(self)
         self._runner: web.AppRunner | None = None
 
-    def now(self) -> float:
-        return self.clock.time()
+    @property
+    def config(self) -> ApiConfig:
+        return self.api.config
+
+    def reconfigure(self, config: ApiConfig) -> None:
+        self.api.reconfigure(config)
 
     async def start(self) -> None:
         runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
         await runner.setup()
+        cfg = self.config
         try:
-            if self.config.listen:
-                site = web.TCPSite(runner, self.config.listen, self.config.port, reuse_address=True)
+            if cfg.listen:
+                site = web.TCPSite(runner, cfg.listen, cfg.port, reuse_address=True)
                 await site.start()
                 self.port = _bound_port(runner)
-            if self.config.unix_socket:
-                path = self.config.unix_socket
-                _remove_stale_socket(path)
-                await web.UnixSite(runner, path).start()
-                os.chmod(path, 0o660)
+            if cfg.unix_socket:
+                _remove_stale_socket(cfg.unix_socket)
+                await web.UnixSite(runner, cfg.unix_socket).start()
+                os.chmod(cfg.unix_socket, 0o660)
         except BaseException:
             await runner.cleanup()
             raise
         self._runner = runner
         log.info(
             "api listening",
-            address=self.config.listen or None,
+            address=cfg.listen or None,
             port=self.port or None,
-            unix_socket=self.config.unix_socket,
-            writes="enabled" if self.config.writes_configured else "disabled (no token)",
-            status_page=self.config.status_page,
+            unix_socket=cfg.unix_socket,
+            writes="enabled" if cfg.writes_configured else "disabled (no token)",
+            status_page=cfg.status_page,
         )
 
     async def stop(self) -> None:
@@ -90,23 +91,15 @@ class Api:
             with contextlib.suppress(OSError):
                 os.unlink(self.config.unix_socket)
 
-    def reconfigure(self, config: ApiConfig) -> None:
-        """A reload: token, status page and services apply at once; listen address and port only
-        after a restart."""
-        self.config = config
-        self.status_cache = None
-
 
 def build_app(api: Api) -> web.Application:
     app = web.Application(middlewares=[error_middleware, one_at_a_time], client_max_size=MAX_BODY)
     app[API] = api
     app[TURN] = asyncio.Lock()
     app[metrics.COLLECTOR] = metrics.DaemonCollector(api)
-    app.add_routes(routes_read.routes)
-    app.add_routes(routes_write.routes)
-    app.add_routes(metrics.routes)
-    app.add_routes(statuspage.routes)
-    app.add_routes(openapi.routes)
+    for module in ROUTES:
+        app.add_routes(module.routes)
+    app[openapi.DOC] = openapi.document(app)
     return app
 
 

@@ -11,19 +11,17 @@ import html
 import math
 from dataclasses import dataclass, field
 from string import Template
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from watchd.api import availability as av
-from watchd.api.common import ApiError, api_of, iso
+from watchd.api.app import Api, ApiError, api_of, iso, operation
+from watchd.api.schemas import STR, err
 from watchd.config.api import ServiceConfig
 from watchd.core import sla
 from watchd.core.model import CheckStatus, State
-
-if TYPE_CHECKING:
-    from watchd.api.server import Api
+from watchd.reports import availability as av
 
 routes = web.RouteTableDef()
 
@@ -415,6 +413,11 @@ def _data_percent(ratio: float | None) -> str:
 
 
 @routes.get("/status")
+@operation(
+    "Public status page (HTML)", "status",
+    {"200": {"description": "OK", "content": {"text/html": {"schema": STR}}},
+     "404": err("the status page is disabled")},
+)  # fmt: skip
 async def status_page(request: web.Request) -> web.Response:
     api = api_of(request)
     if not api.config.status_page:

@@ -1,11 +1,11 @@
 """The Bus: the one object the daemon owns for MQTT (docs/mqtt.md, "Wiring").
 
     bus = Bus(config.mqtt, config.host, __version__, clock, daemon.submit, handler, random.Random())
-    pipeline stages: [..., PersistStage(store), bus.stage, ...]
+    PublishStage(lambda: bus.publisher)   # in the pipeline, after PersistStage
     await bus.start() ... await bus.stop()
 
 It publishes this host's status (retained; the last will says offline when the connection dies),
-heartbeats, and whatever BusStage queued; when `peers` is set it watches the other hosts' status and
+heartbeats, and whatever the BatchPublisher queued; when `peers` is set it watches the other hosts' status and
 heartbeats and submits `fleet.<peer>` results; with a command secret it takes signed commands.
 
 Tasks: the connection (connect, session, backoff), inside a session a reader, a sender draining the
@@ -31,7 +31,7 @@ from watchd.bus.commands import CommandDispatcher, CommandHandler
 from watchd.bus.config import MqttConfig
 from watchd.bus.connection import Connection, Sleep, read_secret_file
 from watchd.bus.fleet import FleetWatcher
-from watchd.bus.publisher import BusStage
+from watchd.bus.publisher import BatchPublisher
 from watchd.bus.topics import Topics
 from watchd.core.clock import Clock
 from watchd.core.model import CheckResult
@@ -83,7 +83,7 @@ class Bus:
         self.topics = Topics(config.prefix, host)
         self.buffer = OfflineBuffer(config.buffer_size)
         self._wakeup = asyncio.Event()
-        self.stage = BusStage(self.topics, self.buffer, config.result_qos, self._wakeup.set)
+        self.publisher = BatchPublisher(self.topics, self.buffer, config.result_qos, self._wakeup.set)
         self.fleet = FleetWatcher(host, config.peers, config.effective_peer_timeout) if config.peers else None
         self.dispatcher: CommandDispatcher | None = None
         self.started_at = 0.0
@@ -171,7 +171,7 @@ class Bus:
 
     def forget_checks(self, checks: Iterable[str]) -> None:
         """Checks removed from the configuration: clear their retained state topics."""
-        self.stage.forget(set(checks))
+        self.publisher.forget(set(checks))
 
     # -- one connection ---------------------------------------------------------------------------
 

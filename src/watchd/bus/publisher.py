@@ -1,7 +1,8 @@
-"""BusStage: puts each batch's results, state changes and incident decisions on the bus.
+"""BatchPublisher: puts each batch's results, state changes and incident decisions on the bus.
 
-Place it after PersistStage, so only what was committed is published. It only enqueues into the
-bounded OfflineBuffer and wakes the sender: it never waits for the network and never raises.
+The pipeline's PublishStage (after PersistStage, so only what was committed is published) hands it
+each batch. It only enqueues into the bounded OfflineBuffer and wakes the sender: it never waits for
+the network and never raises.
 
 - every result -> `check/<c>/result` (result_qos, not retained; dropped first when the buffer is full)
 - a state change, or the first result of a check since start -> `check/<c>/state` (QoS 1, retained,
@@ -23,7 +24,7 @@ from watchd.pipeline import Batch
 log = structlog.get_logger("watchd.bus")
 
 
-class BusStage:
+class BatchPublisher:
     def __init__(
         self, topics: Topics, buffer: OfflineBuffer, result_qos: int, wake: Callable[[], None]
     ) -> None:
@@ -34,13 +35,12 @@ class BusStage:
         self._announced: set[str] = set()  # checks whose state was published since start
         self.errors = 0
 
-    async def exec(self, batch: Batch) -> Batch:
+    def publish(self, batch: Batch) -> None:
         try:
             self._enqueue(batch)
         except Exception:  # publishing is best effort: never let it break the pipeline
             self.errors += 1
             log.exception("bus: could not enqueue a batch")
-        return batch
 
     def _enqueue(self, batch: Batch) -> None:
         host, t, put = self.topics.host, self.topics, self.buffer.put

@@ -1,39 +1,45 @@
-"""Commands from outside the process (MQTT now) applied to the running daemon, through the same
-`actions` the CLI and the HTTP API use."""
+"""Commands from outside the process (signed MQTT commands) applied to the running daemon, through
+the same `control.actions` the CLI and the HTTP API use. Implements `watchd.bus.CommandHandler`."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from watchd.control import actions
-
-if TYPE_CHECKING:
-    from watchd.daemon import Daemon
+from watchd.core.clock import Clock
+from watchd.store import Store
 
 
 class DaemonCommands:
-    """Implements watchd.bus.CommandHandler."""
-
-    def __init__(self, daemon: Daemon) -> None:
-        self.d = daemon
+    def __init__(
+        self,
+        store: Callable[[], Store],
+        clock: Clock,
+        run_now: Callable[[str], bool],
+        kick: Callable[[], None],
+    ) -> None:
+        """`store()` is the daemon's open store; `run_now(check)` queues a run; `kick()` wakes the
+        outbox deliverer for the ticket updates an action queued."""
+        self._store = store
+        self._clock = clock
+        self._run_now = run_now
+        self._kick = kick
 
     async def run_now(self, check: str) -> bool:
-        return self.d.scheduler.run_now(check)
+        return self._run_now(check)
 
     async def ack(self, incident_id: int, by: str, comment: str) -> bool:
-        assert self.d.store is not None
         try:
-            actions.ack(self.d.store, incident_id, by, comment, self.d.clock.time())
+            actions.ack(self._store(), incident_id, by, comment, self._clock.time())
         except actions.ActionError:
             return False
-        self.d.kick()
+        self._kick()
         return True
 
     async def silence(self, check: str, until: float, comment: str) -> bool:
-        assert self.d.store is not None
-        now = self.d.clock.time()
+        now = self._clock.time()
         try:
-            actions.add_silence(self.d.store, check, now, until, "mqtt", comment, now)
+            actions.add_silence(self._store(), check, now, until, "mqtt", comment, now)
         except actions.ActionError:
             return False
         return True

@@ -11,7 +11,6 @@ import random
 import signal
 import sys
 from collections.abc import Coroutine
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -28,74 +27,19 @@ from watchd.daemon.followup import FollowUp, FollowUpDeps
 from watchd.daemon.routing import INTERNAL_PREFIX, Routing, is_unconfigured_check
 from watchd.daemon.scheduler import Job, Scheduler, initial_offset
 from watchd.delivery.channels import build_channels, close_channels
-from watchd.delivery.outbox import Deliverer, backlog
-from watchd.pipeline import Batch, Event, Pipeline
-from watchd.pipeline.incidents import IncidentStage, alert_result
-from watchd.pipeline.kick import KickStage
-from watchd.pipeline.last_results import LastResultsStage
-from watchd.pipeline.log import LogStage
-from watchd.pipeline.persist import PersistStage
-from watchd.pipeline.state import StateStage
+from watchd.delivery.outbox import backlog
+from watchd.pipeline import Batch, Event
+from watchd.pipeline.build import Parts, build_pipeline
+from watchd.pipeline.incidents import alert_result
 from watchd.runtime.clock import SystemClock
 from watchd.runtime.sdnotify import Notifier, WatchdogGate, watchdog_loop
 from watchd.store import Store
 
 if TYPE_CHECKING:
-    from watchd.api.server import Api
+    from watchd.api.server import ApiServer
     from watchd.bus import Bus
 
 log = structlog.get_logger("watchd.daemon")
-
-
-@dataclass(frozen=True, slots=True)
-class Parts:
-    """What build_pipeline() makes; the daemon keeps references for flushing and inspection."""
-
-    pipeline: Pipeline
-    state: StateStage
-    incidents: IncidentStage
-    deliverer: Deliverer
-    last_results: LastResultsStage
-
-
-class BusForward:
-    """The pipeline's MQTT stage: forwards to the daemon's current bus (swapped on reload), if any."""
-
-    def __init__(self, daemon: Daemon) -> None:
-        self.daemon = daemon
-
-    async def exec(self, batch: Batch) -> Batch:
-        bus = self.daemon.bus
-        return await bus.stage.exec(batch) if bus is not None else batch
-
-
-def build_pipeline(store: Store, daemon: Daemon) -> Parts:
-    """The one place the result pipeline is assembled."""
-    r = daemon.routing
-    state_stage = StateStage(store.load_statuses(), r.state_policy)
-    incident_stage = IncidentStage(store, r.incident_policy, r.route, r.suppression)
-    deliverer = Deliverer(
-        store,
-        build_channels(daemon.config, store, daemon.clock, lambda: daemon.bus),
-        daemon.clock,
-        base_backoff=daemon.config.tickets.base_backoff,
-        max_backoff=daemon.config.tickets.max_backoff,
-        alert_after=daemon.config.tickets.alert_after,
-        on_alert=daemon.delivery_alert,
-    )
-    last_results = LastResultsStage()
-    pipeline = Pipeline(
-        [
-            state_stage,
-            incident_stage,
-            PersistStage(store),  # everything after this sees committed state only
-            BusForward(daemon),
-            KickStage(deliverer.kick),
-            LogStage(),
-            last_results,
-        ]
-    )
-    return Parts(pipeline, state_stage, incident_stage, deliverer, last_results)
 
 
 def jobs_for(config: Config) -> list[Job]:
@@ -112,7 +56,7 @@ class Daemon:
         self.routing = Routing(lambda: self.config, self._require_store, self._statuses)
         self.scheduler = Scheduler(self.run_check, config.scheduler.max_concurrent)
         self.bus: Bus | None = None
-        self.api: Api | None = None
+        self.api: ApiServer | None = None
         self.followup: FollowUp | None = None
         self.jobs: AsyncIOScheduler | None = None
         self.notifier = Notifier.from_env()
@@ -134,7 +78,9 @@ class Daemon:
         self.store = Store(self.config.db_path)
         self.run_id = self.store.run_started(self.started_at)
         self.bus = self._make_bus(self.config)
-        self.parts = build_pipeline(self.store, self)
+        self.parts = build_pipeline(
+            self.store, self.config, self.routing, self.clock, lambda: self.bus, self.delivery_alert
+        )
         await self._forget_removed()
         self.parts.deliverer.start()
         self.followup = FollowUp(
@@ -315,16 +261,16 @@ class Daemon:
             __version__,
             self.clock,
             self.submit,
-            DaemonCommands(self),
+            DaemonCommands(self._require_store, self.clock, self.scheduler.run_now, self.kick),
             random.Random(),
         )
 
     async def _start_api(self) -> None:
         if not self.config.api.enabled:
             return
-        from watchd.api.server import Api  # aiohttp's server side is only imported when used
+        from watchd.api.server import ApiServer  # aiohttp's server side is only imported when used
 
-        api = Api(self, self.config.api)
+        api = ApiServer(self, self.config.api)
         try:
             await api.start()
         except OSError as exc:  # the port is taken: monitoring goes on without the API
@@ -396,4 +342,4 @@ class Daemon:
         return due
 
 
-__all__ = ["Daemon", "build_pipeline"]
+__all__ = ["Daemon"]

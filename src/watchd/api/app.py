@@ -1,5 +1,8 @@
-"""What every route module shares: the app key, JSON responses and errors, the error middleware,
-the bearer-token guard and request-body parsing."""
+"""The one place that owns the Api object (what every handler reads: the daemon, the API config,
+the clock, the maintenance windows, response caches) and the helpers every route module shares:
+JSON responses and errors, the error middleware, the bearer-token guard, request-body parsing and
+the `operation` marker from which the OpenAPI document is built. Route modules import this module;
+it imports none of them."""
 
 from __future__ import annotations
 
@@ -8,18 +11,47 @@ import datetime as dt
 import functools
 import hmac
 import json
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 import structlog
 from aiohttp import web
 
-from watchd.api.availability import iso as iso  # re-exported for the route modules
 from watchd.config import reader as r
-from watchd.config.api import TokenError
+from watchd.config.api import ApiConfig, TokenError
+from watchd.core.clock import Clock
+from watchd.core.model import CheckStatus
+from watchd.reports.availability import WindowSource, recurring_windows
+from watchd.reports.availability import iso as iso  # re-exported for the route modules
 
-if TYPE_CHECKING:
-    from watchd.api.server import Api
+
+class Api:
+    def __init__(
+        self,
+        daemon: Any,
+        config: ApiConfig,
+        clock: Clock | None = None,
+        windows: WindowSource | None = None,
+    ) -> None:
+        """`daemon` is a watchd.daemon.Daemon (typed loosely so tests can pass a stand-in);
+        `windows(start, end)` gives recurring maintenance windows for SLA figures and the status
+        page (default: the daemon config's `maintenance.windows`, read at each use)."""
+        self.daemon = daemon
+        self.config = config
+        self.clock: Clock = clock or daemon.clock
+        self.windows = windows or recurring_windows(lambda: self.daemon.config)
+        self.fragments: dict[str, tuple[tuple[object, ...], str]] = {}  # /api/v1/checks, per check
+        self.status_cache: tuple[float, str] | None = None  # (rendered at, HTML) of /status
+
+    def now(self) -> float:
+        return self.clock.time()
+
+    def reconfigure(self, config: ApiConfig) -> None:
+        """A reload: token, status page and services apply at once; listen address and port only
+        after a restart."""
+        self.config = config
+        self.status_cache = None
+
 
 log = structlog.get_logger("watchd.api")
 
@@ -53,6 +85,47 @@ def error_response(
 
 def api_of(request: web.Request) -> Api:
     return request.app[API]
+
+
+def statuses(api: Api) -> dict[str, CheckStatus]:
+    parts = api.daemon.parts
+    if parts is None:
+        raise ApiError(503, "the daemon is starting")
+    return parts.state.statuses  # type: ignore[no-any-return]
+
+
+def mqtt_status(daemon: Any) -> str:
+    """'disabled' without a bus; else 'connected' or 'disconnected'."""
+    bus = getattr(daemon, "bus", None)
+    if bus is None:
+        return "disabled"
+    return "connected" if getattr(bus, "connected", False) else "disconnected"
+
+
+def operation(
+    summary: str,
+    tag: str,
+    responses: dict[str, Any],
+    params: Sequence[dict[str, Any]] = (),
+    request_body: dict[str, Any] | None = None,
+    body_required: bool = True,
+) -> Callable[[Handler], Handler]:
+    """Describe a handler for the OpenAPI document (watchd.api.openapi builds it from the router:
+    path, method, path parameters and, for `writes` handlers, security and their error answers)."""
+
+    def mark(handler: Handler) -> Handler:
+        op: dict[str, Any] = {"summary": summary, "tags": [tag], "responses": responses}
+        if params:
+            op["parameters"] = list(params)
+        if request_body is not None:
+            op["requestBody"] = {
+                "required": body_required,
+                "content": {"application/json": {"schema": request_body}},
+            }
+        handler.openapi = op  # type: ignore[attr-defined]
+        return handler
+
+    return mark
 
 
 @web.middleware
@@ -129,6 +202,9 @@ async def body(request: web.Request) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ApiError(400, "request body must be a JSON object")
     return data
+
+
+MAX_TEXT = 2000
 
 
 class Fields:
@@ -220,3 +296,12 @@ def query_int(request: web.Request, key: str, default: int, lo: int, hi: int) ->
     if not lo <= n <= hi:
         raise ApiError(400, f"{key}: must be between {lo} and {hi}")
     return n
+
+
+def actor(f: Fields) -> tuple[str, str]:
+    """Who acts (`by`, default "api") and why (`comment`), bounded in length."""
+    by = (f.text("by", "api") or "api").strip() or "api"
+    comment = f.text("comment", "") or ""
+    if len(by) > 200 or len(comment) > MAX_TEXT:
+        f.problems.append(f"by/comment: too long (at most 200 / {MAX_TEXT} characters)")
+    return by, comment

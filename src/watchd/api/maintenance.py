@@ -1,0 +1,221 @@
+"""Maintenance: downtimes and silences (list, add, remove) and upcoming recurring windows."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from watchd.api.app import (
+    ApiError,
+    Fields,
+    actor,
+    api_of,
+    body,
+    iso,
+    json_response,
+    operation,
+    statuses,
+    writes,
+)
+from watchd.api.schemas import (
+    DOWNTIME,
+    DOWNTIME_IN,
+    INT,
+    SILENCE,
+    SILENCE_IN,
+    err,
+    json_body,
+    obj,
+    path_param,
+)
+from watchd.api.statuspage import UPCOMING_DAYS
+from watchd.control import actions
+from watchd.reports import availability as av
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/api/v1/maintenance")
+@operation(
+    "Downtimes and silences active now or later; upcoming recurring windows", "maintenance",
+    {"200": json_body(obj({"downtimes": {"type": "array", "items": DOWNTIME},
+                           "silences": {"type": "array", "items": SILENCE},
+                           "windows": {"type": "array", "items": {"type": "object"}}}), "OK")},
+)  # fmt: skip
+async def maintenance(request: web.Request) -> web.Response:
+    """Downtimes and silences that are active now or start later (removed ones are left out)."""
+    api = api_of(request)
+    db = api.daemon.store.db
+    now = api.now()
+    downtimes = [
+        {
+            "id": r[0],
+            "scope": r[1],
+            "target": r[2],
+            "starts_at": iso(r[3]),
+            "ends_at": iso(r[4]),
+            "comment": r[5],
+            "created_by": r[6],
+            "announce": bool(r[7]),
+            "created_at": iso(r[8]),
+            "active": r[3] <= now < r[4],
+        }
+        for r in db.execute(
+            "SELECT id, scope, target, starts_at, ends_at, comment, created_by, announce, created_at"
+            " FROM downtimes WHERE removed_at IS NULL AND ends_at > ? ORDER BY starts_at, id",
+            (now,),
+        )
+    ]
+    silences = [
+        {
+            "id": r[0],
+            "check": r[1],
+            "starts_at": iso(r[2]),
+            "ends_at": iso(r[3]),
+            "created_by": r[4],
+            "comment": r[5],
+            "created_at": iso(r[6]),
+            "active": r[2] <= now < r[3],
+        }
+        for r in db.execute(
+            "SELECT id, check_name, starts_at, ends_at, created_by, comment, created_at FROM silences"
+            " WHERE removed_at IS NULL AND ends_at > ? ORDER BY starts_at, id",
+            (now,),
+        )
+    ]
+    windows = []
+    if api.windows is not None:
+        for w in api.windows(now, now + UPCOMING_DAYS * av.DAY):
+            if isinstance(w, tuple):
+                a, b, scope, target = w[:4]
+                windows.append({"starts_at": iso(a), "ends_at": iso(b), "scope": scope, "target": target})
+            else:
+                windows.append(
+                    {
+                        "key": getattr(w, "key", None),
+                        "starts_at": iso(w.starts_at),
+                        "ends_at": iso(w.ends_at),
+                        "comment": getattr(w, "comment", ""),
+                        "announce": bool(getattr(w, "announce", False)),
+                    }
+                )
+    return json_response({"downtimes": downtimes, "silences": silences, "windows": windows})
+
+
+def _span(f: Fields, now: float) -> tuple[float, float]:
+    """starts_at (default now) and ends_at, or a duration instead of ends_at."""
+    starts = f.time("starts_at", now)
+    ends = f.time("ends_at")
+    duration = f.duration("duration")
+    if ends is not None and duration is not None:
+        f.problems.append("ends_at: give ends_at or duration, not both")
+    elif (
+        ends is None
+        and duration is None
+        and not any(p.startswith(("ends_at", "duration")) for p in f.problems)
+    ):
+        f.problems.append("ends_at: is required (or duration, like 2h)")
+    assert starts is not None
+    return starts, ends if ends is not None else starts + (duration or 0.0)
+
+
+@routes.post("/api/v1/silences")
+@writes
+@operation(
+    "Silence a check (no tickets or notifications; results still recorded)", "maintenance",
+    {"201": json_body(obj({}, required=[], extra=True), "created")},
+    request_body=SILENCE_IN,
+)  # fmt: skip
+async def add_silence(request: web.Request) -> web.Response:
+    api = api_of(request)
+    now = api.now()
+    f = Fields(await body(request), ("check", "starts_at", "ends_at", "duration", "by", "comment"))
+    check = f.text("check", required=True)
+    starts, ends = _span(f, now)
+    by, comment = actor(f)
+    if check and (problem := actions.target_problem(api.daemon.config, "check", check, statuses(api))):
+        f.problems.append(f"check: {problem[1]}")
+    f.check()
+    assert check is not None
+    try:
+        sid = actions.add_silence(api.daemon.store, check, starts, ends, by, comment, now)
+    except actions.ActionError as exc:
+        raise ApiError(400, str(exc)) from None
+    data = {"id": sid, "check": check, "starts_at": iso(starts), "ends_at": iso(ends), "created_by": by,
+            "comment": comment}  # fmt: skip
+    return json_response(data, 201, {"Location": f"/api/v1/maintenance#silence-{sid}"})
+
+
+@routes.delete("/api/v1/silences/{id}")
+@writes
+@operation(
+    "Remove a silence", "maintenance",
+    {"200": json_body(obj({"removed": INT}), "removed"), "404": err("no active silence with this id")},
+    params=[path_param("id", "integer", "silence id")],
+)  # fmt: skip
+async def remove_silence(request: web.Request) -> web.Response:
+    api = api_of(request)
+    sid = _int_id(request)
+    try:
+        actions.remove_silence(api.daemon.store, sid, api.now())
+    except actions.ActionError as exc:
+        raise ApiError(404, str(exc)) from None
+    return json_response({"removed": sid})
+
+
+@routes.post("/api/v1/downtimes")
+@writes
+@operation(
+    "Add a maintenance window (excluded from availability)", "maintenance",
+    {"201": json_body(obj({}, required=[], extra=True), "created")},
+    request_body=DOWNTIME_IN,
+)  # fmt: skip
+async def add_downtime(request: web.Request) -> web.Response:
+    api = api_of(request)
+    now = api.now()
+    f = Fields(
+        await body(request),
+        ("scope", "target", "starts_at", "ends_at", "duration", "by", "comment", "announce"),
+    )
+    scope = f.text("scope", "host") or "host"
+    target = f.text("target", None)
+    starts, ends = _span(f, now)
+    by, comment = actor(f)
+    announce = f.flag("announce", False)
+    if scope == "host":
+        target = target or api.daemon.config.host
+    if problem := actions.target_problem(api.daemon.config, scope, target, statuses(api)):
+        f.problems.append(f"{problem[0]}: {problem[1]}")
+    f.check()
+    assert target is not None
+    try:
+        did = actions.add_downtime(api.daemon.store, scope, target, starts, ends, by, comment, announce, now)
+    except actions.ActionError as exc:
+        raise ApiError(400, str(exc)) from None
+    data = {"id": did, "scope": scope, "target": target, "starts_at": iso(starts), "ends_at": iso(ends),
+            "created_by": by, "comment": comment, "announce": announce}  # fmt: skip
+    return json_response(data, 201, {"Location": f"/api/v1/maintenance#downtime-{did}"})
+
+
+@routes.delete("/api/v1/downtimes/{id}")
+@writes
+@operation(
+    "Cancel a downtime", "maintenance",
+    {"200": json_body(obj({"removed": INT}), "removed"), "404": err("no active downtime with this id")},
+    params=[path_param("id", "integer", "downtime id")],
+)  # fmt: skip
+async def remove_downtime(request: web.Request) -> web.Response:
+    api = api_of(request)
+    did = _int_id(request)
+    try:
+        actions.remove_downtime(api.daemon.store, did, api.now())
+    except actions.ActionError as exc:
+        raise ApiError(404, str(exc)) from None
+    return json_response({"removed": did})
+
+
+def _int_id(request: web.Request) -> int:
+    raw = request.match_info["id"]
+    try:
+        return int(raw)
+    except ValueError:
+        raise ApiError(400, f"id must be a number, not {raw!r}") from None

@@ -1,0 +1,186 @@
+"""SLA reports rendered for people and programs: text, JSON (as `GET /api/v1/sla/report`), CSV and
+HTML. Pure: a `availability.Report` in, a string out; shared by `watchd sla report` and the API."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import html
+import io
+import json
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from watchd.reports import availability as av
+
+
+def _pct(ratio: float | None) -> str:
+    return "-" if ratio is None else f"{ratio * 100:.3f} %"
+
+
+def _min(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds / 60:.1f} min"
+
+
+def _local(t: float | None, zone: ZoneInfo) -> str:
+    if t is None:
+        return "-"
+    return dt.datetime.fromtimestamp(t, zone).strftime("%Y-%m-%d %H:%M")
+
+
+def _verdict(met: bool | None) -> str:
+    return {True: "MET", False: "MISSED", None: "no data"}[met]
+
+
+def _target_text(label: str, r: Any) -> str:
+    if r.target_s is None:
+        return f"{label} {_min(r.taken_s)} (no target)"
+    return f"{label} {_min(r.taken_s)} / {_min(r.target_s)} {r.status.value}"
+
+
+def format_text(rep: av.Report) -> str:
+    zone = ZoneInfo(rep.timezone)
+    complete = "complete" if rep.now >= rep.end else f"so far (until {_local(rep.now, zone)})"
+    out = [
+        f"SLA report {rep.label}: {_local(rep.start, zone)} - {_local(rep.end, zone)} {rep.timezone},"
+        f" {complete}",
+        f"Down: hard {', '.join(sorted(s.name for s in rep.down_states))}. Maintenance is excluded; "
+        "time without monitoring is reported apart.",
+    ]
+    for s in rep.services:
+        a, target = s.availability, s.service.target
+        out += [
+            "",
+            f"{s.service.title} ({s.service.name}): {', '.join(s.service.checks)}",
+            f"  availability   {_pct(a.availability):>12}   target {target} %   {_verdict(a.met(target))}",
+            f"  downtime       {_min(a.down_s):>12}   allowed {_min(a.allowed_down_s(target))}"
+            f"   error budget left {_min(a.budget_left_s(target))}",
+            f"  maintenance    {_min(a.excluded_s):>12}   not monitored {_min(a.unknown_s)}"
+            f"   (availability if that was down: {_pct(a.availability_min)})",
+        ]
+        if a.outages:
+            out.append("  outages:")
+            out += [f"    {_local(x, zone)} - {_local(y, zone)}  {_min(y - x)}" for x, y in a.outages]
+        if len(s.checks) > 1:
+            out.append("  per check:")
+            out += [
+                f"    {name:<24} {_pct(c.availability):>12}  down {_min(c.down_s)}"
+                for name, c in s.checks.items()
+            ]
+        if s.incidents:
+            out.append("  incidents:")
+            for i in s.incidents:
+                out.append(
+                    f"    #{i.times.id} {i.times.priority} {i.times.check} {i.status}, opened "
+                    f"{_local(i.times.opened_at, zone)}: {_target_text('response', i.response)}; "
+                    f"{_target_text('resolution', i.resolution)}"
+                )
+    return "\n".join(out) + "\n"
+
+
+def format_json(rep: av.Report) -> str:
+    return json.dumps(av.report_dict(rep), indent=2) + "\n"
+
+
+CSV_COLUMNS = (
+    "kind", "service", "name", "target_percent", "availability_percent", "availability_min_percent",
+    "downtime_minutes", "allowed_downtime_minutes", "error_budget_left_minutes", "maintenance_minutes",
+    "unknown_minutes", "met", "priority", "status", "opened_at", "response_minutes",
+    "response_target_minutes", "response_status", "resolution_minutes", "resolution_target_minutes",
+    "resolution_status",
+)  # fmt: skip
+
+
+def format_csv(rep: av.Report) -> str:
+    """One row per service, per member check and per incident (`kind` says which)."""
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    doc = av.report_dict(rep)
+    for s in doc["services"]:
+        w.writerow({"kind": "service", "service": s["name"], "name": s["name"], **s})
+        for name, c in s["check_availability"].items():
+            w.writerow({"kind": "check", "service": s["name"], "name": name, **c})
+        for i in s["incidents"]:
+            w.writerow(
+                {
+                    "kind": "incident",
+                    "service": s["name"],
+                    "name": f"#{i['id']} {i['check']}",
+                    "priority": i["priority"],
+                    "status": i["status"],
+                    "opened_at": i["opened_at"],
+                    **{f"response_{k}": v for k, v in i["response"].items() if k != "clock"},
+                    **{f"resolution_{k}": v for k, v in i["resolution"].items() if k != "clock"},
+                }
+            )
+    return buf.getvalue()
+
+
+def format_html(rep: av.Report) -> str:
+    """A standalone page (inline CSS) to send to a customer."""
+    e = html.escape
+    zone = ZoneInfo(rep.timezone)
+    parts = []
+    for s in rep.services:
+        a, target = s.availability, s.service.target
+        met = a.met(target)
+        rows = "".join(
+            f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>"
+            for k, v in (
+                ("Availability", _pct(a.availability)),
+                ("Target", f"{target} %"),
+                ("Result", _verdict(met)),
+                ("Downtime", _min(a.down_s)),
+                ("Allowed downtime", _min(a.allowed_down_s(target))),
+                ("Error budget left", _min(a.budget_left_s(target))),
+                ("Planned maintenance (excluded)", _min(a.excluded_s)),
+                ("Not monitored", _min(a.unknown_s)),
+            )
+        )
+        outages = "".join(
+            f"<li>{e(_local(x, zone))} - {e(_local(y, zone))} ({e(_min(y - x))})</li>" for x, y in a.outages
+        )
+        incidents = "".join(
+            f"<tr><td>#{i.times.id}</td><td>{e(i.times.priority)}</td><td>{e(i.times.check)}</td>"
+            f"<td>{e(_local(i.times.opened_at, zone))}</td>"
+            f"<td>{e(_min(i.response.taken_s))} / {e(_min(i.response.target_s))} "
+            f"{e(i.response.status.value)}</td>"
+            f"<td>{e(_min(i.resolution.taken_s))} / {e(_min(i.resolution.target_s))} "
+            f"{e(i.resolution.status.value)}</td></tr>"
+            for i in s.incidents
+        )
+        parts.append(
+            f'<section class="{"met" if met else "missed" if met is False else ""}">'
+            f"<h2>{e(s.service.title)}</h2><table>{rows}</table>"
+            + (f"<h3>Outages</h3><ul>{outages}</ul>" if outages else "")
+            + (
+                "<h3>Incidents</h3><table><tr><th>#</th><th>Priority</th><th>Check</th><th>Opened</th>"
+                f"<th>Response</th><th>Resolution</th></tr>{incidents}</table>"
+                if incidents
+                else ""
+            )
+            + "</section>"
+        )
+    title = f"SLA report {rep.label}"
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{e(title)}</title><style>{REPORT_CSS}</style></head><body><main>"
+        f"<h1>{e(title)}</h1><p>{e(_local(rep.start, zone))} - {e(_local(rep.end, zone))} {e(rep.timezone)}."
+        " Planned maintenance is excluded; time without monitoring is shown apart.</p>"
+        + "".join(parts)
+        + "</main></body></html>\n"
+    )
+
+
+REPORT_CSS = (
+    "body{font:15px/1.45 system-ui,sans-serif;margin:0;background:#f6f7f9;color:#1d232b}"
+    "main{max-width:860px;margin:0 auto;padding:20px 14px}"
+    "section{background:#fff;border:1px solid #e1e5ea;border-left:4px solid #c9d0d8;border-radius:8px;"
+    "padding:12px 16px;margin:14px 0}section.met{border-left-color:#2fa84f}"
+    "section.missed{border-left-color:#d93636}table{border-collapse:collapse;width:100%}"
+    "th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #eef0f3;font-variant-numeric:tabular-nums}"
+)
+
+FORMATS = {"text": format_text, "json": format_json, "csv": format_csv, "html": format_html}
