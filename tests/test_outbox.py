@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 
+from watchd.core.backoff import backoff
 from watchd.core.clock import FakeClock
 from watchd.core.errors import DeliveryError
 from watchd.delivery import outbox
-from watchd.delivery.outbox import Deliverer, backoff
+from watchd.delivery.outbox import Deliverer
 from watchd.delivery.tickets import TicketIntent
 from watchd.delivery.tickets.builtin import BuiltinBackend
 from watchd.delivery.tickets.channel import TicketChannel
@@ -73,7 +74,7 @@ async def test_retry_backoff_then_success(store: Store) -> None:
     d = Deliverer(store, {"ticket:x": ch}, clock, rng=random.Random(7), base_backoff=10, max_backoff=100)
     await d.run_once()
     assert statuses(store) == [(first, "pending", 1), (first + 1, "pending", 0), (first + 2, "done", 0)]
-    wait = backoff(1, 10, 100, random.Random(7))
+    wait = backoff(0, 10, 100, random.Random(7))  # the first retry
     assert 5 <= wait <= 10
     clock.advance(wait - 0.01)
     await d.run_once()
@@ -85,10 +86,10 @@ async def test_retry_backoff_then_success(store: Store) -> None:
 
 
 def test_backoff_grows_and_is_capped() -> None:
-    """Delays double per attempt, stay within [delay/2, delay], and never exceed the cap."""
+    """Delays double per retry, stay within [delay/2, delay], and never exceed the cap."""
     rng = random.Random(3)
-    for attempts, full in ((1, 2), (2, 4), (3, 8), (10, 300), (50, 300)):
-        d = backoff(attempts, 2, 300, rng)
+    for retry, full in ((0, 2), (1, 4), (2, 8), (9, 300), (49, 300), (10**9, 300)):
+        d = backoff(retry, 2, 300, rng)
         assert full / 2 <= d <= full
 
 

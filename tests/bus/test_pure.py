@@ -9,8 +9,8 @@ import pytest
 
 from watchd.bus import payloads
 from watchd.bus.buffer import Kind, Message, OfflineBuffer
-from watchd.bus.connection import backoff
 from watchd.bus.topics import Topics, check_prefix, escape, unescape
+from watchd.core.backoff import backoff
 from watchd.core.model import CheckResult, CheckStatus, Incident, State, StateType
 
 # -- topics ---------------------------------------------------------------------------------------

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Callable
+from typing import Any
+
 from aiohttp import web
 
 from watchd.api.app import (
@@ -30,6 +34,7 @@ from watchd.api.schemas import (
 from watchd.api.statuspage import UPCOMING_DAYS
 from watchd.control import actions
 from watchd.reports import availability as av
+from watchd.store import Store
 
 routes = web.RouteTableDef()
 
@@ -46,42 +51,13 @@ async def maintenance(request: web.Request) -> web.Response:
     api = api_of(request)
     db = api.daemon.store.db
     now = api.now()
-    downtimes = [
-        {
-            "id": r[0],
-            "scope": r[1],
-            "target": r[2],
-            "starts_at": iso(r[3]),
-            "ends_at": iso(r[4]),
-            "comment": r[5],
-            "created_by": r[6],
-            "announce": bool(r[7]),
-            "created_at": iso(r[8]),
-            "active": r[3] <= now < r[4],
-        }
-        for r in db.execute(
-            "SELECT id, scope, target, starts_at, ends_at, comment, created_by, announce, created_at"
-            " FROM downtimes WHERE removed_at IS NULL AND ends_at > ? ORDER BY starts_at, id",
-            (now,),
-        )
-    ]
-    silences = [
-        {
-            "id": r[0],
-            "check": r[1],
-            "starts_at": iso(r[2]),
-            "ends_at": iso(r[3]),
-            "created_by": r[4],
-            "comment": r[5],
-            "created_at": iso(r[6]),
-            "active": r[2] <= now < r[3],
-        }
-        for r in db.execute(
-            "SELECT id, check_name, starts_at, ends_at, created_by, comment, created_at FROM silences"
-            " WHERE removed_at IS NULL AND ends_at > ? ORDER BY starts_at, id",
-            (now,),
-        )
-    ]
+    downtimes = _upcoming(
+        db, "downtimes", now,
+        "id, scope, target, starts_at, ends_at, comment, created_by, announce, created_at",
+    )  # fmt: skip
+    silences = _upcoming(
+        db, "silences", now, "id, check_name AS 'check', starts_at, ends_at, created_by, comment, created_at"
+    )
     windows = []
     if api.windows is not None:
         for w in api.windows(now, now + UPCOMING_DAYS * av.DAY):
@@ -99,6 +75,25 @@ async def maintenance(request: web.Request) -> web.Response:
                     }
                 )
     return json_response({"downtimes": downtimes, "silences": silences, "windows": windows})
+
+
+def _upcoming(db: sqlite3.Connection, table: str, now: float, columns: str) -> list[dict[str, Any]]:
+    """Rows of `table` (downtimes or silences) not removed and not over, soonest first."""
+    cur = db.execute(
+        f"SELECT {columns} FROM {table} WHERE removed_at IS NULL AND ends_at > ? ORDER BY starts_at, id",
+        (now,),
+    )
+    names = [c[0] for c in cur.description]
+    rows = []
+    for values in cur:
+        row = dict(zip(names, values, strict=True))
+        row["active"] = row["starts_at"] <= now < row["ends_at"]
+        for key in ("starts_at", "ends_at", "created_at"):
+            row[key] = iso(row[key])
+        if "announce" in row:
+            row["announce"] = bool(row["announce"])
+        rows.append(row)
+    return rows
 
 
 def _span(f: Fields, now: float) -> tuple[float, float]:
@@ -153,13 +148,7 @@ async def add_silence(request: web.Request) -> web.Response:
     params=[path_param("id", "integer", "silence id")],
 )  # fmt: skip
 async def remove_silence(request: web.Request) -> web.Response:
-    api = api_of(request)
-    sid = _int_id(request)
-    try:
-        actions.remove_silence(api.daemon.store, sid, api.now())
-    except actions.ActionError as exc:
-        raise ApiError(404, str(exc)) from None
-    return json_response({"removed": sid})
+    return _remove(request, actions.remove_silence)
 
 
 @routes.post("/api/v1/downtimes")
@@ -204,13 +193,17 @@ async def add_downtime(request: web.Request) -> web.Response:
     params=[path_param("id", "integer", "downtime id")],
 )  # fmt: skip
 async def remove_downtime(request: web.Request) -> web.Response:
+    return _remove(request, actions.remove_downtime)
+
+
+def _remove(request: web.Request, remove: Callable[[Store, int, float], object]) -> web.Response:
     api = api_of(request)
-    did = _int_id(request)
+    row_id = _int_id(request)
     try:
-        actions.remove_downtime(api.daemon.store, did, api.now())
+        remove(api.daemon.store, row_id, api.now())
     except actions.ActionError as exc:
         raise ApiError(404, str(exc)) from None
-    return json_response({"removed": did})
+    return json_response({"removed": row_id})
 
 
 def _int_id(request: web.Request) -> int:

@@ -22,6 +22,7 @@ from aiomqtt.exceptions import MqttConnectError
 from paho.mqtt.reasoncodes import ReasonCode
 
 from watchd.bus.config import MqttConfig
+from watchd.core.backoff import backoff
 
 log = structlog.get_logger("watchd.bus")
 
@@ -30,12 +31,6 @@ Sleep = Callable[[float], Awaitable[object]]
 
 _BAD_PROTOCOL = {1, 132}  # CONNACK: 3.1.1 "unacceptable protocol version", 5 "unsupported protocol version"
 
-
-def backoff(attempt: int, low: float, high: float, rng: random.Random) -> float:
-    """Delay before reconnect attempt `attempt` (0-based): the cap doubles from `low` up to `high`, and
-    the delay is drawn from the upper half of it ("equal jitter": spread out, never near zero)."""
-    cap = min(high, low * 2.0 ** min(attempt, 30))
-    return cap / 2 + rng.random() * cap / 2
 
 
 def tls_context(cfg: MqttConfig) -> ssl.SSLContext | None:

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 import structlog
 
+from watchd.core.backoff import backoff
 from watchd.core.clock import Clock
 from watchd.core.errors import DeliveryError
 from watchd.runtime import faults
@@ -95,11 +96,6 @@ def ticket_ref(db: sqlite3.Connection, incident_id: int, channel: str) -> str | 
     ).fetchone()
     return row[0] if row else None
 
-
-def backoff(attempts: int, base: float, cap: float, rng: random.Random) -> float:
-    """Exponential backoff with 'equal jitter': half fixed, half random, so retries spread out."""
-    delay = min(cap, base * 2.0 ** max(attempts - 1, 0))
-    return delay / 2 + rng.uniform(0, delay / 2)
 
 
 @dataclass(slots=True)
@@ -246,7 +242,7 @@ class Deliverer:
     def _retry(self, row: Row, reason: str) -> None:
         self.failures += 1
         attempts = row.attempts + 1
-        delay = backoff(attempts, self.base_backoff, self.max_backoff, self.rng)
+        delay = backoff(attempts - 1, self.base_backoff, self.max_backoff, self.rng)
         with self.store.transaction() as db:
             db.execute(
                 "UPDATE outbox SET attempts = ?, next_attempt = ?, last_error = ? WHERE id = ?",
