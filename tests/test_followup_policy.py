@@ -118,25 +118,6 @@ def test_recurring_window_keeps_local_time_over_dst(form: str) -> None:
     assert got[0].key == "config:sunday"
 
 
-@pytest.mark.parametrize(
-    ("field", "expected"),
-    [
-        ("0", "sun"),
-        ("7", "sun"),
-        ("1-5", "mon-fri"),
-        ("0,6", "sun,sat"),
-        ("*", "*"),
-        ("*/2", "*/2"),
-        ("mon", "mon"),
-    ],
-)
-def test_crontab_weekdays_mean_what_cron_means(field: str, expected: str) -> None:
-    """Sunday is 0 (and 7) as in cron, not APScheduler's Monday = 0."""
-    from watchd.core.maintenance import _dow
-
-    assert _dow(field) == expected
-
-
 def test_windows_between_merges_and_orders() -> None:
     """Recurring occurrences and one-off downtimes together, by start; only those overlapping the span."""
     nightly = RecurringWindow("nightly", 6 * H)

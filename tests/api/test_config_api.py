@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from watchd.config.api import ApiConfig, ServiceConfig, TokenError, read_api
-from watchd.config.reader import Reader
+from watchd.configkit.reader import Reader
 from watchd.core.errors import Problem
 from watchd.core.model import State
 

@@ -20,7 +20,7 @@ import sys
 import time
 
 from watchd.bus import Bus, read_mqtt
-from watchd.config.reader import Reader
+from watchd.configkit.reader import Reader
 from watchd.core.model import CheckResult
 from watchd.runtime.clock import SystemClock
 

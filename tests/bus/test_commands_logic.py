@@ -22,7 +22,7 @@ from watchd.bus.commands import (
     verify,
 )
 from watchd.bus.config import MqttConfig, read_mqtt
-from watchd.config.reader import Reader
+from watchd.configkit.reader import Reader
 from watchd.core.errors import Problem
 
 SECRET = b"0123456789abcdef-shared"

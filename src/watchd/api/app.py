@@ -17,8 +17,8 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from watchd.config import reader as r
 from watchd.config.api import ApiConfig, TokenError
+from watchd.configkit import reader as r
 from watchd.core.clock import Clock
 from watchd.core.model import CheckStatus
 from watchd.reports.availability import WindowSource, recurring_windows

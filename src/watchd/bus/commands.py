@@ -35,7 +35,7 @@ from typing import Any, Protocol
 import structlog
 
 from watchd.bus.payloads import schema
-from watchd.config.reader import duration
+from watchd.configkit.reader import duration
 
 log = structlog.get_logger("watchd.bus.commands")
 

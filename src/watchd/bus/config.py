@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from watchd.bus.topics import check_prefix
-from watchd.config import reader as r
+from watchd.configkit import reader as r
 
 
 @dataclass(frozen=True, slots=True)

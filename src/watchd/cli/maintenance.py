@@ -11,7 +11,7 @@ import sys
 import time
 
 from watchd.cli.common import open_store
-from watchd.config import reader
+from watchd.configkit import reader
 from watchd.control import actions
 from watchd.delivery.tickets.text import iso
 from watchd.store import Store

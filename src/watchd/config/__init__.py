@@ -15,13 +15,13 @@ from typing import Any
 import yaml
 
 from watchd.bus.config import read_mqtt
-from watchd.config import reader as r
 from watchd.config.api import read_api
 from watchd.config.checks import read_check, read_defaults
 from watchd.config.incidents import read_incidents, read_tickets
 from watchd.config.model import CheckConfig, Config, LogConfig, SchedulerConfig
 from watchd.config.notify import read_contacts, read_maintenance, read_notify
-from watchd.config.yamlfile import LineDict, load_yaml
+from watchd.configkit import reader as r
+from watchd.configkit.yamlfile import LineDict, load_yaml
 from watchd.core.errors import ConfigError, Problem
 from watchd.sources import BuildContext
 

@@ -22,7 +22,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from watchd.config import reader as r
+from watchd.configkit import reader as r
 from watchd.core.model import State
 
 MAX_TOKEN_BYTES = 4096

@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from watchd.config import reader as r
 from watchd.config.model import CheckConfig
+from watchd.configkit import reader as r
 from watchd.core.errors import ParamError
 from watchd.core.model import State
 from watchd.sources import BuildContext, factory_for, known_types

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from watchd.config import reader as r
+from watchd.configkit import reader as r
 from watchd.core.businesshours import BusinessCalendar, parse_days, parse_hours
 from watchd.core.errors import ParamError
 from watchd.core.model import State

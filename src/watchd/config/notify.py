@@ -6,13 +6,13 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from watchd.config import reader as r
-from watchd.config.secrets import read_secret
+from watchd.configkit import reader as r
+from watchd.configkit.secrets import read_secret
 from watchd.core.businesshours import parse_days
+from watchd.core.cron import CronSpec
 from watchd.core.escalation import Level
-from watchd.core.maintenance import RecurringWindow, Scope, crontab_trigger
+from watchd.core.maintenance import RecurringWindow, Scope
 from watchd.core.priority import PRIORITIES
 from watchd.delivery.notify.contacts import Contact
 from watchd.delivery.notify.messages import LANGUAGES
@@ -128,7 +128,7 @@ def read_maintenance(rd: r.Reader, contacts: tuple[str, ...]) -> MaintenanceConf
         cron = w.get("cron", r.string, None)
         if cron is not None:
             try:
-                crontab_trigger(cron, ZoneInfo("UTC"))
+                CronSpec.parse(cron)
             except ValueError as exc:
                 w.problem("cron", f"invalid cron expression: {exc}")
             if w.has("days") or w.has("start"):

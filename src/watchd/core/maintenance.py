@@ -12,9 +12,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from apscheduler.triggers.cron import CronTrigger
-
 from watchd.core.businesshours import BusinessCalendar
+from watchd.core.cron import CronSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,52 +88,8 @@ class RecurringWindow:
         return out
 
     def _cron_starts(self, begin: float, end: float) -> list[float]:
-        zone = ZoneInfo(self.timezone)
-        trigger = crontab_trigger(self.cron or "", zone)
-        now = dt.datetime.fromtimestamp(begin, zone)
-        out: list[float] = []
-        previous = None
-        for _ in range(10_000):  # bounded: a minutely cron over a long span must not run away
-            fire = trigger.get_next_fire_time(previous, now)
-            if fire is None or fire.timestamp() >= end:
-                break
-            out.append(fire.timestamp())
-            previous, now = fire, fire + dt.timedelta(seconds=1)
-        return out
-
-
-_CRON_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-def crontab_trigger(expr: str, zone: ZoneInfo) -> CronTrigger:
-    """A CronTrigger for a standard 5-field crontab line.
-
-    APScheduler 3 numbers weekdays from Monday = 0, while cron uses Sunday = 0 (and 7); its
-    `from_crontab` passes the numbers through, so "0 0 * * 0" would fire on Mondays. Weekday numbers
-    are translated to names here so that crontab lines mean what they mean everywhere else.
-    """
-    fields = expr.split()
-    if len(fields) != 5:
-        raise ValueError(f"expected 5 crontab fields (minute hour day month weekday), got {len(fields)}")
-    minute, hour, day, month, dow = fields
-    return CronTrigger(minute=minute, hour=hour, day=day, month=month, day_of_week=_dow(dow), timezone=zone)
-
-
-def _dow(field: str) -> str:
-    def name(token: str) -> str:
-        if token.isdigit():
-            n = int(token)
-            if n > 7:
-                raise ValueError(f"weekday {n} is out of range 0-7")
-            return _CRON_DAYS[n]
-        return token
-
-    items = []
-    for item in field.split(","):
-        base, slash, step = item.partition("/")
-        lo, dash, hi = base.partition("-")
-        items.append(name(lo) + (dash + name(hi) if dash else "") + (slash + step if slash else ""))
-    return ",".join(items)
+        # bounded: a minutely cron over a long span must not run away
+        return CronSpec.parse(self.cron or "").fires(begin, end, ZoneInfo(self.timezone), limit=10_000)
 
 
 def windows_between(

@@ -22,12 +22,12 @@ from watchd.config import Config, ConfigError
 from watchd.core import state
 from watchd.core.clock import Clock
 from watchd.core.model import CheckResult, CheckStatus, State
+from watchd.daemon.channels import build_channels, close_channels
 from watchd.daemon.commands import DaemonCommands
 from watchd.daemon.followup import FollowUp, FollowUpDeps
 from watchd.daemon.routing import INTERNAL_PREFIX, Routing, is_unconfigured_check
 from watchd.daemon.scheduler import Job, Scheduler, initial_offset
-from watchd.delivery.channels import build_channels, close_channels
-from watchd.delivery.outbox import backlog
+from watchd.delivery.outbox import Deliverer, backlog
 from watchd.pipeline import Batch, Event
 from watchd.pipeline.build import Parts, build_pipeline
 from watchd.pipeline.incidents import alert_result
@@ -78,8 +78,14 @@ class Daemon:
         self.store = Store(self.config.db_path)
         self.run_id = self.store.run_started(self.started_at)
         self.bus = self._make_bus(self.config)
+        tickets = self.config.tickets
+        deliverer = Deliverer(
+            self.store, build_channels(self.config, self.store, self.clock, lambda: self.bus), self.clock,
+            base_backoff=tickets.base_backoff, max_backoff=tickets.max_backoff,
+            alert_after=tickets.alert_after, on_alert=self.delivery_alert,
+        )  # fmt: skip
         self.parts = build_pipeline(
-            self.store, self.config, self.routing, self.clock, lambda: self.bus, self.delivery_alert
+            self.store, self.routing, deliverer, lambda: None if self.bus is None else self.bus.publisher
         )
         await self._forget_removed()
         self.parts.deliverer.start()

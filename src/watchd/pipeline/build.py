@@ -12,11 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from watchd.config import Config
-from watchd.core.clock import Clock
 from watchd.core.incidents import CheckIncidentPolicy
 from watchd.core.state import StatePolicy
-from watchd.delivery.channels import build_channels
 from watchd.delivery.outbox import Deliverer
 from watchd.pipeline import Pipeline
 from watchd.pipeline.incidents import IncidentStage, Route
@@ -41,16 +38,6 @@ class Policies(Protocol):
     def suppression(self, name: str, now: float) -> str | None: ...
 
 
-class Bus(Protocol):
-    """The MQTT side the pipeline needs (watchd.bus.Bus): its batch publisher, and notifications
-    for contacts with `mqtt: true`."""
-
-    @property
-    def publisher(self) -> Publisher: ...
-
-    def notify(self, contact: str, body: bytes) -> None: ...
-
-
 @dataclass(frozen=True, slots=True)
 class Parts:
     """What build_pipeline() makes; the daemon keeps references for flushing and inspection."""
@@ -63,33 +50,19 @@ class Parts:
 
 
 def build_pipeline(
-    store: Store,
-    config: Config,
-    policies: Policies,
-    clock: Clock,
-    bus: Callable[[], Bus | None],
-    on_alert: Callable[[str, bool, str], None],
+    store: Store, policies: Policies, deliverer: Deliverer, publisher: Callable[[], Publisher | None]
 ) -> Parts:
-    """`bus()` is the current bus (None without MQTT; a reload may swap it); `on_alert(channel,
-    failing, text)` is told when an outbox channel keeps failing or recovers."""
+    """`deliverer` is the outbox deliverer the KickStage wakes after a commit that queued effects;
+    `publisher()` is the current bus's publisher (None without MQTT; a reload may swap the bus)."""
     state_stage = StateStage(store.load_statuses(), policies.state_policy)
     incident_stage = IncidentStage(store, policies.incident_policy, policies.route, policies.suppression)
-    deliverer = Deliverer(
-        store,
-        build_channels(config, store, clock, bus),
-        clock,
-        base_backoff=config.tickets.base_backoff,
-        max_backoff=config.tickets.max_backoff,
-        alert_after=config.tickets.alert_after,
-        on_alert=on_alert,
-    )
     last_results = LastResultsStage()
     pipeline = Pipeline(
         [
             state_stage,
             incident_stage,
             PersistStage(store),
-            PublishStage(lambda: None if (b := bus()) is None else b.publisher),
+            PublishStage(publisher),
             KickStage(deliverer.kick),
             LogStage(),
             last_results,

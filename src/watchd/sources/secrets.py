@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from watchd.config.secrets import Secret, SecretError
+from watchd.configkit.secrets import Secret, SecretError
 from watchd.sources import BuildContext
 from watchd.sources.params import Params
 

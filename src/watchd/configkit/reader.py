@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Collection
 from typing import Any, TypeVar
 
-from watchd.config.yamlfile import LineDict
+from watchd.configkit.yamlfile import LineDict
 from watchd.core.errors import Problem
 from watchd.core.model import State
 
