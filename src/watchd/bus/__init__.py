@@ -1,7 +1,8 @@
 """MQTT bus: results, state, incidents and heartbeats out; peers watched; signed commands in.
 
 `Bus` is the one object the daemon owns (see watchd.bus.bus and docs/mqtt.md). The pure parts live in
-topics, payloads, buffer, fleet (liveness and election) and commands (verification).
+topics, payloads, buffer, fleet (liveness and election) and commands (verification); `publisher`
+turns the pipeline's batches into messages. May import `core`, `configkit` and `pipeline`.
 """
 
 from typing import Any

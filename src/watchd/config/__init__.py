@@ -1,7 +1,9 @@
 """Load `watchd.yaml` plus `conf.d/*.yaml` beside it, validate into a typed, frozen `Config`.
 
 Every problem is collected and raised together in one ConfigError: file, line, key path, message.
-Unknown keys are errors. Defaults are documented in docs/configuration.md.
+Unknown keys are errors. Defaults are documented in docs/configuration.md. The section readers use
+`configkit`; sections that belong to a part live beside it (bus/config.py). May import `core`,
+`configkit`, `sources`, `delivery` and `bus`.
 """
 
 from __future__ import annotations

@@ -2,5 +2,5 @@
 priority, business-hours calendars, maintenance windows, silences, escalation and SLA arithmetic.
 
 Functions of (input, now): nothing here does I/O or reads a clock. Imports only the standard
-library's pure parts, zoneinfo and APScheduler's cron trigger (tests/test_layout.py enforces it).
+library's pure parts and no other watchd package (tests/test_layout.py enforces both).
 """

@@ -1,10 +1,10 @@
-"""The result pipeline: small stages with one async method, composed in order.
+"""The result pipeline: small stages with one async method, composed in order by `build`:
 
-    results -> StateStage -> (incidents, later) -> PersistStage -> LogStage -> ...
+    StateStage -> IncidentStage -> PersistStage -> PublishStage -> KickStage -> LogStage -> LastResultsStage
 
-A stage gets a Batch and returns it (possibly with fewer items). Stages before PersistStage add
-writes to the batch; PersistStage commits them in one SQLite transaction, so a state change and
-every effect it causes are stored together or not at all.
+One stage per module. A stage gets a Batch and returns it. Stages before PersistStage add writes to
+the batch; PersistStage commits them in one SQLite transaction, so a state change and every effect
+it causes are stored together or not at all. May import `core`, `store`, `delivery` and `runtime`.
 """
 
 from __future__ import annotations

@@ -8,6 +8,9 @@
     plugin.exit(state, f"newest backup is {age:.0f}s old")
 
 prints `BACKUP OK - newest backup is 5s old | age=5.2s;86400;172800;0` and exits 0.
+
+The kit: this module, `cli` (Nagios-style argument errors) and `lib` (the pure logic of the bundled
+plugins in checks/). Standard library plus `core` and `nagios` only: plugins run under Nagios too.
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@ a failure to check is a result with a reason, never an exception.
 
 A built-in check type registers a factory in `SOURCE_TYPES`: it receives the check's name and its
 type-specific keys (everything in the check's mapping that is not a common scheduling key) and
-returns a Source, or raises ParamError naming the bad key.
+returns a Source, or raises ParamError naming the bad key. May import `core`, `nagios`, `plugin`,
+`configkit` and `runtime`.
 """
 
 from __future__ import annotations
