@@ -1,8 +1,10 @@
 """Plugin throughput: N checks of `check_dummy 0 OK` at target rates, the daemon run in-process.
 
-    /work/venv/bin/python bench/plugin_throughput.py                 # 60 s at 100, 300, 1000 checks/s
-    /work/venv/bin/python bench/plugin_throughput.py --quick         # 10 s windows, a smoke run
-    /work/venv/bin/python bench/plugin_throughput.py --compare 300,1000   # asyncio spawn path at these rates
+    .venv/bin/python bench/plugin_throughput.py                 # 60 s at 100, 300, 1000 checks/s
+    .venv/bin/python bench/plugin_throughput.py --quick         # 10 s windows, a smoke run
+    .venv/bin/python bench/plugin_throughput.py --compare 300,1000   # asyncio spawn path at these rates
+    .venv/bin/python bench/plugin_throughput.py --rates 200,1000 --compare '' --peer nagios4
+        # Nagios 4 on the same services right after each watchd run (root, nagios4-core installed)
 
 Each run is a fresh child process (`--child`), so peak RSS and CPU belong to that run alone. The
 child writes a config of N checks with interval N/R (R = target checks/s), loads it with
@@ -269,7 +271,7 @@ async def measure(config: Any, seconds: float, profile: str | None) -> dict[str,
     if profile:
         import cProfile
 
-        profiler = cProfile.Profile()
+        profiler = cProfile.Profile(time.process_time)  # CPU time: blocked waits (vfork) do not count
         profiler.enable()
     results0, started0, skipped0 = daemon.results, stats.started, stats.skipped_overlap
     busy0, steal0 = _machine_cpu()
@@ -458,6 +460,48 @@ def print_table(results: list[dict[str, Any]], args: argparse.Namespace) -> None
         print("note:", line)
 
 
+def run_peer(rate: float, args: argparse.Namespace) -> dict[str, Any]:
+    """Nagios 4 on the same services, in this process's child (see bench/peer_nagios4.py)."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import peer_nagios4
+
+    if args.wait_quiet:
+        wait_quiet(args.wait_quiet)
+    print(f"# nagios4 {rate:g}/s: {peer_nagios4.NAGIOS}, {args.checks} services", file=sys.stderr, flush=True)
+    return peer_nagios4.run(args.checks, rate, args.seconds)
+
+
+def print_side_by_side(results: list[dict[str, Any]], peers: list[dict[str, Any]]) -> None:
+    """watchd and Nagios 4 at each rate, run one right after the other, and watchd / Nagios ratios."""
+    print()
+    head = (
+        f"{'target/s':>8}  {'daemon':<7} {'achieved/s':>10} {'late p99':>9} {'max':>8} {'ms CPU/chk':>10}"
+        f" {'RSS':>7} {'foreign CPU':>11}"
+    )
+    print("side by side (Nagios 4 latency: each service's last start; RSS: main process + workers)")
+    print(head)
+    print("-" * len(head))
+    for peer in peers:
+        ours = next(r for r in results if r["spawn"] == "posix" and r["target_rate"] == peer["target_rate"])
+        rows = [
+            ("watchd", ours["checks_per_s"], ours["lateness_p99_ms"], ours["lateness_max_ms"],
+             ours["cpu_ms_per_check"], ours["peak_rss_mb"], ours["other_cpu_s"], ours["window_s"]),
+            ("nagios4", peer["checks_per_s"], peer["latency_p99_ms"], peer["latency_max_ms"],
+             peer["cpu_ms_per_check"], peer["rss_mb"], peer["other_cpu_s"], peer["window_s"]),
+        ]  # fmt: skip
+        for name, rate, p99, worst, cpu, rss, other, window in rows:
+            foreign = 100 * max(other, 0.0) / window / (os.cpu_count() or 1)
+            print(
+                f"{peer['target_rate']:>8g}  {name:<7} {rate:>10.1f} {p99:>7.1f}ms {worst:>6.1f}ms"
+                f" {cpu:>10.3f} {rss:>5.1f}MB {foreign:>10.1f}%"
+            )
+        print(
+            f"{'':>8}  {'ratio':<7} {ours['checks_per_s'] / peer['checks_per_s']:>10.2f} {'':>9} {'':>8}"
+            f" {ours['cpu_ms_per_check'] / peer['cpu_ms_per_check']:>10.2f}"
+            f" {ours['peak_rss_mb'] / peer['rss_mb']:>7.2f}   (watchd / Nagios 4)"
+        )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     p.add_argument("--rates", default="100,300,1000", help="target checks/s, comma-separated")
@@ -477,6 +521,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="before each run, wait up to S seconds for the machine to be idle (shared machines)",
     )
     p.add_argument("--json", metavar="FILE", help="also write every run's figures to FILE")
+    p.add_argument(
+        "--peer",
+        choices=("nagios4",),
+        help="also run Nagios 4 (Debian's nagios4-core, if installed) on the same services right after"
+        " each watchd run, and print both rows and the ratios",
+    )
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--rate", type=float, help="(child) target checks/s")
     p.add_argument("--spawn", choices=("posix", "asyncio"), default="posix", help="(child) spawn path")
@@ -491,11 +541,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     runs = [("posix", float(r)) for r in args.rates.split(",") if r.strip()]
     runs += [("asyncio", float(r)) for r in args.compare.split(",") if r.strip()]
-    results = [run_child(rate, spawn, args) for spawn, rate in runs]
+    results, peers = [], []
+    for spawn, rate in runs:
+        results.append(run_child(rate, spawn, args))
+        if args.peer == "nagios4" and spawn == "posix":
+            peers.append(run_peer(rate, args))
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(results, f, indent=1)
+            json.dump(results + peers, f, indent=1)
     print_table(results, args)
+    if peers:
+        print_side_by_side(results, peers)
     return 0
 
 
