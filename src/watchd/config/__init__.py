@@ -173,7 +173,7 @@ def _build(doc: Any, path: str, problems: list[Problem]) -> Config | None:
     if maintenance.calendar not in incidents.priority.calendars:
         top.problem("maintenance.calendar", f"unknown calendar {maintenance.calendar!r}")
     defaults = read_defaults(top.child("defaults"))
-    ctx = BuildContext(host=host, config_dir=config_dir)
+    ctx = BuildContext(host=host, config_dir=config_dir, data_dir=data_dir)
     checks: dict[str, CheckConfig] = {}
     checks_rd = top.child("checks")
     for name in checks_rd.names():

@@ -30,6 +30,7 @@ class BuildContext:
     host: str
     config_dir: str
     secrets_dir: str | None = None
+    data_dir: str | None = None  # where a source may keep state (munin's plugin state)
 
 
 SourceFactory = Callable[[str, Mapping[str, Any], BuildContext], Source]
@@ -44,6 +45,7 @@ LAZY_TYPES: dict[str, str] = {
     "disk": _R + "disk", "disk_io": _R + "disk_io", "net": _R + "net", "process": _R + "process",
     "systemd_unit": _R + "systemd_unit", "uptime": _R + "uptime", "reboot_required": _R + "uptime",
     "http": _P + "http", "tls": _P + "tls", "tcp": _P + "tcp", "dns": _P + "dns", "icmp": _P + "icmp",
+    "munin": "watchd.sources.munin.source",
 }  # fmt: skip
 
 
