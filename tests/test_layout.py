@@ -24,7 +24,7 @@ ALLOWED: dict[str, set[str]] = {
     "runtime": {"core"},
     "plugin": {"core", "nagios"},
     "sources": {"core", "nagios", "plugin", "configkit", "runtime"},
-    "delivery": {"core", "store", "runtime"},
+    "delivery": {"core", "nagios", "store", "runtime"},
     "pipeline": {"core", "store", "delivery", "runtime"},
     "bus": {"core", "configkit", "pipeline"},
     "config": {"core", "configkit", "sources", "delivery", "bus"},

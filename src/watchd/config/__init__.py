@@ -19,6 +19,7 @@ import yaml
 from watchd.bus.config import read_mqtt
 from watchd.config.api import read_api
 from watchd.config.checks import read_check, read_defaults
+from watchd.config.icinga2 import read_icinga2
 from watchd.config.incidents import read_incidents, read_tickets
 from watchd.config.model import CheckConfig, Config, LogConfig, SchedulerConfig
 from watchd.config.notify import read_contacts, read_maintenance, read_notify
@@ -195,11 +196,14 @@ def _build(doc: Any, path: str, problems: list[Problem]) -> Config | None:
         if contact.mqtt and mqtt is None:
             top.problem(f"contacts.{name}.mqtt", "needs the mqtt section (the bus it is published on)")
     api = read_api(top.child("api"), checks=tuple(checks))
+    icinga2 = read_icinga2(top.child("icinga2"), config_dir, host)
+    if icinga2 is not None and icinga2.host_check is not None and icinga2.host_check not in checks:
+        top.child("icinga2").problem("host_check", f"unknown check {icinga2.host_check!r}")
     top.finish()
     return Config(
         host=host, data_dir=data_dir, plugin_dirs=plugin_dirs, log=log, scheduler=scheduler, checks=checks,
         incidents=incidents, tickets=tickets, contacts=contacts, notify=notify, maintenance=maintenance,
-        mqtt=mqtt, api=api,
+        mqtt=mqtt, api=api, icinga2=icinga2,
     )  # fmt: skip
 
 

@@ -12,6 +12,7 @@ from watchd.config.incidents import IncidentsConfig, TicketsConfig
 from watchd.config.notify import MaintenanceConfig, NotifyConfig
 from watchd.core.model import State
 from watchd.core.state import StatePolicy
+from watchd.delivery.icinga2.settings import Icinga2Settings
 from watchd.delivery.notify.contacts import Contact
 from watchd.sources import Source
 
@@ -77,6 +78,7 @@ class Config:
     maintenance: MaintenanceConfig = field(default_factory=MaintenanceConfig)
     mqtt: MqttConfig | None = None
     api: ApiConfig = field(default_factory=ApiConfig)
+    icinga2: Icinga2Settings | None = None
     files: tuple[str, ...] = ()
 
     @property

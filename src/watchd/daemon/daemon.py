@@ -38,6 +38,7 @@ from watchd.store import Store
 if TYPE_CHECKING:
     from watchd.api.server import ApiServer
     from watchd.bus import Bus
+    from watchd.delivery.icinga2.forwarder import Icinga2Forwarder
 
 log = structlog.get_logger("watchd.daemon")
 
@@ -56,6 +57,7 @@ class Daemon:
         self.routing = Routing(lambda: self.config, self._require_store, self._statuses)
         self.scheduler = Scheduler(self.run_check, config.scheduler.max_concurrent)
         self.bus: Bus | None = None
+        self.icinga2: Icinga2Forwarder | None = None
         self.api: ApiServer | None = None
         self.followup: FollowUp | None = None
         self.jobs: AsyncIOScheduler | None = None
@@ -85,8 +87,9 @@ class Daemon:
             alert_after=tickets.alert_after, on_alert=self.delivery_alert,
         )  # fmt: skip
         self.parts = build_pipeline(
-            self.store, self.routing, deliverer, lambda: None if self.bus is None else self.bus.publisher
-        )
+            self.store, self.routing, deliverer, lambda: None if self.bus is None else self.bus.publisher,
+            lambda: () if self.icinga2 is None else (self.icinga2,),
+        )  # fmt: skip
         await self._forget_removed()
         self.parts.deliverer.start()
         self.followup = FollowUp(
@@ -107,6 +110,12 @@ class Daemon:
         self._flusher = loop.create_task(self._flush_loop())
         if self.bus is not None:
             await self.bus.start()
+        try:
+            self.icinga2 = self._make_icinga2(self.config)
+        except Exception as exc:  # e.g. a certificate that cannot be loaded: monitoring goes on
+            log.error("icinga2 forwarding not started", error=repr(exc))
+        if self.icinga2 is not None:
+            await self.icinga2.start()
         await self._start_api()
         self._start_watchdog()
         self.notifier.ready(self.status_line())
@@ -131,6 +140,8 @@ class Daemon:
             await self.api.stop()
         if self.bus is not None:
             await self.bus.stop()
+        if self.icinga2 is not None:
+            await self.icinga2.stop()
         if self.parts is not None:
             await self.parts.deliverer.stop()
             await close_channels(self.parts.deliverer.channels.values())
@@ -174,6 +185,7 @@ class Daemon:
         try:
             channels = build_channels(new, self._require_store(), self.clock, lambda: self.bus)
             bus = self._make_bus(new) if new.mqtt != self.config.mqtt else self.bus
+            icinga2 = self._make_icinga2(new) if new.icinga2 != self.config.icinga2 else self.icinga2
         except Exception as exc:  # a backend or credential that validated but cannot be built
             log.error("reload rejected; old config keeps running", errors=[repr(exc)])
             return [repr(exc)]
@@ -188,6 +200,12 @@ class Daemon:
                 await old.stop()
             if bus is not None:
                 await bus.start()
+        if icinga2 is not self.icinga2:
+            old_forwarder, self.icinga2 = self.icinga2, icinga2
+            if old_forwarder is not None:
+                await old_forwarder.stop()  # sends what it has queued, for stop_grace at most
+            if icinga2 is not None:
+                await icinga2.start()
         if self.api is not None:
             self.api.reconfigure(new.api)
         if self.parts is not None:
@@ -270,6 +288,13 @@ class Daemon:
             DaemonCommands(self._require_store, self.clock, self.scheduler.run_now, self.kick),
             random.Random(),
         )
+
+    def _make_icinga2(self, config: Config) -> Icinga2Forwarder | None:
+        if config.icinga2 is None:
+            return None
+        from watchd.delivery.icinga2.forwarder import Icinga2Forwarder  # aiohttp only when used
+
+        return Icinga2Forwarder(config.icinga2, config.host, random.Random())
 
     async def _start_api(self) -> None:
         if not self.config.api.enabled:

@@ -1,6 +1,7 @@
 """The result pipeline: small stages with one async method, composed in order by `build`:
 
-    StateStage -> IncidentStage -> PersistStage -> PublishStage -> KickStage -> LogStage -> LastResultsStage
+    StateStage -> IncidentStage -> PersistStage -> PublishStage -> ForwardStage -> KickStage -> LogStage
+    -> LastResultsStage
 
 One stage per module. A stage gets a Batch and returns it. Stages before PersistStage add writes to
 the batch; PersistStage commits them in one SQLite transaction, so a state change and every effect

@@ -1,6 +1,7 @@
 """The one place the result pipeline is assembled (DESIGN.md's pipeline, in order):
 
-    StateStage -> IncidentStage -> PersistStage -> PublishStage -> KickStage -> LogStage -> LastResultsStage
+    StateStage -> IncidentStage -> PersistStage -> PublishStage -> ForwardStage -> KickStage -> LogStage
+    -> LastResultsStage
 
 Everything before PersistStage adds writes to the batch; PersistStage commits them in one
 transaction; everything after it sees committed state only.
@@ -8,7 +9,7 @@ transaction; everything after it sees committed state only.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -16,6 +17,7 @@ from watchd.core.incidents import CheckIncidentPolicy
 from watchd.core.state import StatePolicy
 from watchd.delivery.outbox import Deliverer
 from watchd.pipeline import Pipeline
+from watchd.pipeline.forward import Forwarder, ForwardStage
 from watchd.pipeline.incidents import IncidentStage, Route
 from watchd.pipeline.kick import KickStage
 from watchd.pipeline.last_results import LastResultsStage
@@ -50,10 +52,15 @@ class Parts:
 
 
 def build_pipeline(
-    store: Store, policies: Policies, deliverer: Deliverer, publisher: Callable[[], Publisher | None]
+    store: Store,
+    policies: Policies,
+    deliverer: Deliverer,
+    publisher: Callable[[], Publisher | None],
+    forwarders: Callable[[], Sequence[Forwarder]] = lambda: (),
 ) -> Parts:
     """`deliverer` is the outbox deliverer the KickStage wakes after a commit that queued effects;
-    `publisher()` is the current bus's publisher (None without MQTT; a reload may swap the bus)."""
+    `publisher()` is the current bus's publisher (None without MQTT; a reload may swap the bus);
+    `forwarders()` are the current result forwarders (Icinga 2; empty without any)."""
     state_stage = StateStage(store.load_statuses(), policies.state_policy)
     incident_stage = IncidentStage(store, policies.incident_policy, policies.route, policies.suppression)
     last_results = LastResultsStage()
@@ -63,6 +70,7 @@ def build_pipeline(
             incident_stage,
             PersistStage(store),
             PublishStage(publisher),
+            ForwardStage(forwarders),
             KickStage(deliverer.kick),
             LogStage(),
             last_results,
