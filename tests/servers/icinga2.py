@@ -142,7 +142,8 @@ class Icinga2:
         return self.workdir / "icinga2.log"
 
     def _dirs(self) -> dict[str, Path]:
-        return {k: self.workdir / k.lower() for k in ("DataDir", "CacheDir", "LogDir", "SpoolDir", "InitRunDir")}
+        names = ("DataDir", "CacheDir", "LogDir", "SpoolDir", "InitRunDir")
+        return {k: self.workdir / k.lower() for k in names}
 
     def write_config(self) -> Path:
         dirs = self._dirs()
@@ -155,12 +156,11 @@ class Icinga2:
         shutil.copy(self.pki.node_key, certs / f"{NODE}.key")
         shutil.copy(self.pki.ca, certs / "ca.crt")
         conf = self.workdir / "icinga2.conf"
-        conf.write_text(
-            CONFIG.format(
-                node=NODE, port=self.port, admin=ADMIN[0], admin_pw=ADMIN[1], user=WATCHD[0],
-                user_pw=WATCHD[1], client_cn=CLIENT_CN, objects=self.objects,
-            )  # fmt: skip
-        )
+        text = CONFIG.format(
+            node=NODE, port=self.port, admin=ADMIN[0], admin_pw=ADMIN[1], user=WATCHD[0],
+            user_pw=WATCHD[1], client_cn=CLIENT_CN, objects=self.objects,
+        )  # fmt: skip
+        conf.write_text(text)
         return conf
 
     def start(self, timeout: float = 30.0) -> None:
@@ -177,13 +177,15 @@ class Icinga2:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"icinga2 exited with {self.proc.returncode}:\n{self.log.read_text()[-3000:]}")
+                tail = self.log.read_text()[-3000:]
+                raise RuntimeError(f"icinga2 exited with {self.proc.returncode}:\n{tail}")
             with contextlib.suppress(OSError, urllib.error.URLError):
                 self.request("GET", "/v1/status/IcingaApplication")
                 return
             time.sleep(0.05)
         self.stop()
-        raise RuntimeError(f"icinga2 API did not answer on {self.port} in {timeout}s:\n{self.log.read_text()}")
+        tail = self.log.read_text()[-3000:]
+        raise RuntimeError(f"icinga2 API did not answer on {self.port} in {timeout}s:\n{tail}")
 
     def stop(self) -> None:
         if self.proc is None:

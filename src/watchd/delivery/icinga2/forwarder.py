@@ -13,6 +13,7 @@ unreachable and once when it answers again, with what was dropped meanwhile.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import random
 import ssl
@@ -101,11 +102,12 @@ class Icinga2Forwarder:
 
     async def start(self) -> None:
         s = self.settings
-        auth = aiohttp.BasicAuth(s.username, s.password or "") if s.username is not None else None
+        headers = {"Accept": "application/json", "User-Agent": f"watchd/{__version__}"}
+        if s.username is not None:
+            token = base64.b64encode(f"{s.username}:{s.password or ''}".encode()).decode()
+            headers["Authorization"] = f"Basic {token}"
         self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(ssl=self._tls, limit=max(s.batch, 1)),
-            auth=auth,
-            headers={"Accept": "application/json", "User-Agent": f"watchd/{__version__}"},
+            connector=aiohttp.TCPConnector(ssl=self._tls, limit=max(s.batch, 1)), headers=headers
         )
         self._task = asyncio.get_running_loop().create_task(self._run())
         log.info("icinga2 forwarding started", url=s.url, host=s.host)

@@ -6,7 +6,8 @@ by name (`service: "host!service"` or `host: "host"`), `exit_status` (services: 
 1 DOWN), `plugin_output` without perfdata, `performance_data` as a list of Nagios perfdata strings,
 `check_source`, `execution_start`/`execution_end` and optionally `ttl`. It answers 200 with
 `{"results": [{"code": 200, "status": "Successfully processed ..."}]}`, 404 `No objects found.` for an
-object it does not have, 401 for bad credentials and 403 for a missing permission.
+object it does not have, 403 with a result for an object whose passive checks are off, 401 for bad
+credentials and 403 without results for a missing permission.
 """
 
 from __future__ import annotations
@@ -95,18 +96,22 @@ class Answer:
 
 
 def judge_answer(status: int, raw: bytes) -> Answer:
-    """What an HTTP answer to process-check-result means; never raises on a strange body."""
-    text = _status_text(raw)
-    if status == 200:
-        results = _results(raw)
-        if not results:
-            return Answer(Verdict.REJECTED, f"200 without results: {text or raw[:200]!r}")
+    """What an HTTP answer to process-check-result means; never raises on a strange body.
+
+    Icinga answers per object in `results` and takes the HTTP status from that result (403 "Passive
+    checks are disabled for object ..." is a refusal of this result); an answer without `results`
+    (`{"error": 403, "status": "No permission ..."}`) is about the request as such."""
+    results = _results(raw)
+    if results:
         code = results[0].get("code")
         if code == 200:
             return Answer(Verdict.SENT)
         why = str(results[0].get("status") or f"code {code}")
         retry = isinstance(code, int | float) and http_status_retryable(int(code))
         return Answer(Verdict.RETRY if retry else Verdict.REJECTED, why)
+    text = _status_text(raw)
+    if status == 200:
+        return Answer(Verdict.REJECTED, f"200 without results: {text or raw[:200]!r}")
     if status in (401, 403):
         # Credentials or permissions: the same for every result, so it is an outage, not one bad result.
         return Answer(Verdict.RETRY, f"HTTP {status}: {text or 'refused'}")
