@@ -111,7 +111,10 @@ def _merge(doc: dict[str, Any], part: Any, file: str, problems: list[Problem]) -
         if not isinstance(value, dict):
             problems.append(Problem(file, section, "must be a mapping", line))
             continue
-        target = doc.setdefault(section, LineDict())
+        if section not in doc:  # the main file lacks the section: start an empty one that knows its lines
+            doc[section] = LineDict()
+            doc[section].file, doc[section].lines = file, {}
+        target = doc[section]
         if not isinstance(target, dict):
             continue  # reported when the main file's section is read
         for key, item in value.items():
