@@ -281,9 +281,9 @@ class _Translator:
         m = re.match(r"^\$NAGIOS_(USER\d+)\$(.*)$", argv[0])
         if m and m.group(1) in self.s.resources:
             path = self.s.resources[m.group(1)][0] + m.group(2)
-            argv[0] = literal(_bare(path))
+            argv[0] = literal(plugin_name(path))
         elif "/" in argv[0]:
-            argv[0] = _bare(argv[0])
+            argv[0] = plugin_name(argv[0])
         for item in argv:
             for used in re.findall(r"\$(NAGIOS_USER\d+|[A-Z0-9_]+_ADDRESS)\$", item):
                 self._define_macro(used, host)
@@ -484,7 +484,7 @@ class _Translator:
         return have if "*" in wanted else [d for d in wanted if d in have]
 
 
-def _bare(path: str) -> str:
+def plugin_name(path: str) -> str:
     """A plugin in a directory watchd searches anyway is named bare, so plugin_dirs decides."""
     head, _, tail = path.rpartition("/")
     return tail if head in PLUGIN_DIRS and tail else path
