@@ -43,12 +43,22 @@ def literal(text: str) -> str:
     return text.replace("$", "$$")
 
 
+def word(text: str) -> str:
+    """One argv item (no splitting) in watchd syntax: `$` doubled, refs as `$NAME$`."""
+    return _REF.sub(r"$\1$", literal(text))
+
+
+def shell_quote(text: str) -> str:
+    """Quote a value as one shell word (as Icinga's EscapeShellArg does before /bin/sh sees it)."""
+    return "'" + text.replace("'", "'\\''") + "'"
+
+
 def split(line: str) -> tuple[str, ...]:
     """Split like POSIX sh and return argv items in watchd syntax (`$$` for `$`, `$NAME$` for refs)."""
     words = _words(line)
     if not words:
         raise NeedsShell("the command line is empty")
-    return tuple(_REF.sub(r"$\1$", literal(w)) for w in words)
+    return tuple(word(w) for w in words)
 
 
 def _words(line: str) -> list[str]:

@@ -33,6 +33,7 @@ class Check:
     flap_detection: bool | None = None
     flap_low: float | None = None
     flap_high: float | None = None
+    env: dict[str, str] = field(default_factory=dict)
     tags: tuple[str, ...] = ()
     depends_on: tuple[str, ...] = ()
     notify: tuple[str, ...] | None = None  # contacts; None: watchd's notify.default

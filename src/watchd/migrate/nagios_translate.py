@@ -43,7 +43,9 @@ class Settings:
 
 
 def check_name(text: str) -> str:
-    return _CHECK_NAME.sub("_", text.strip().lower()).strip("_.-") or "check"
+    """A watchd check name from a service description: lower case, `_` for blanks, `/` alone is root."""
+    text = re.sub(r"(^|\s)/(?=\s|$)", r"\1root", text.strip().lower())
+    return _CHECK_NAME.sub("_", text).strip("_.-") or "check"
 
 
 def macro_name(text: str) -> str:

@@ -127,6 +127,8 @@ def _check(c: Check, live_notify: bool) -> list[str]:
     out.append(f"    command: {flow(c.command)}")
     if c.description:
         out.append(f"    description: {scalar(c.description)}")
+    if c.env:
+        out.append("    env: {" + ", ".join(f"{scalar(k)}: {scalar(v)}" for k, v in c.env.items()) + "}")
     for key in ("interval", "retry_interval", "timeout"):
         v = getattr(c, key)
         if v is not None:
