@@ -32,8 +32,9 @@ ALLOWED: dict[str, set[str]] = {
     "control": {"core", "config", "store", "delivery"},
     "api": {"core", "config", "configkit", "control", "delivery", "reports", "store"},
     "daemon": {"core", "config", "store", "delivery", "pipeline", "control", "runtime", "bus", "api"},
+    "migrate": {"core", "nagios", "configkit", "config"},
     "cli": {"core", "config", "configkit", "control", "daemon", "delivery", "reports", "runtime", "sources"}
-    | {"store"},
+    | {"store", "migrate"},
 }
 TOP_LEVEL = {"__init__", "__main__"}
 

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from watchd import __version__
 from watchd import config as config_mod
+from watchd.cli import importer as cli_importer
 from watchd.cli import incidents as cli_incidents
 from watchd.cli import maintenance as cli_maintenance
 from watchd.cli import sla as cli_sla
@@ -71,6 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_incidents.add_parser(sub, with_config)
     cli_maintenance.add_parsers(sub, with_config)
     cli_sla.add_parser(sub, with_config)
+    cli_importer.add_parser(sub)
     return p
 
 

@@ -16,20 +16,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from watchd.migrate.commandline import NeedsShell, ref, shell_quote, split, word
-from watchd.migrate.icinga2_eval import EvalError, Function, Interp, Symbol, Untranslatable, to_string, truthy
+from watchd.migrate.icinga2_eval import EvalError, Function, Symbol, Untranslatable, to_string, truthy
 from watchd.migrate.icinga2_load import Loaded, load_icinga2
-from watchd.migrate.icinga2_parse import ApplyDef, Node, ObjectDef, Where
+from watchd.migrate.icinga2_parse import ApplyDef, ObjectDef, Where
 from watchd.migrate.model import Check, ContactOut, Macro, Migration, Origin
 from watchd.migrate.nagios_objects import Obj
 from watchd.migrate.nagios_parse import Directive
-from watchd.migrate.nagios_translate import check_name, macro_name, plugin_name
+from watchd.migrate.nagios_translate import HOST_CHECK_LEFT_OUT, check_name, macro_name, plugin_name
 from watchd.migrate.timeperiods import translate_period
 
 _RUNTIME = {
     "state", "state_id", "state_type", "last_state", "last_state_id", "last_state_type", "last_state_change",
-    "last_hard_state", "last_hard_state_id", "last_check", "next_check", "output", "perfdata", "check_attempt",
-    "duration_sec", "latency", "execution_time", "downtime_depth", "acknowledgement", "last_check_result",
-    "is_flapping", "check_source", "num_services", "total_services",
+    "last_hard_state", "last_hard_state_id", "last_check", "next_check", "output", "perfdata",
+    "check_attempt", "duration_sec", "latency", "execution_time", "downtime_depth", "acknowledgement",
+    "last_check_result", "is_flapping", "check_source", "num_services", "total_services",
 }  # fmt: skip
 _NOT_NEEDED = {
     "NotificationCommand", "EventCommand", "Zone", "Endpoint", "ApiUser", "ApiListener", "CheckerComponent",
@@ -79,8 +79,7 @@ class _Icinga:
                 self._apply_service(ad, file, hosts)
         for kind in ("HostGroup", "ServiceGroup", "UserGroup"):
             self.m.count(kind, "imported", 0)
-        for t in ("Template",):
-            self.m.count(t, "not needed", len(self.interp.templates))
+        self.m.count("Template", "not needed", self.ld.templates)
 
     def _object(self, od: ObjectDef, file: str) -> None:
         origin = Origin(file, od.line)
@@ -97,7 +96,7 @@ class _Icinga:
             self.m.count(od.type, "not translatable")
             return
         if od.type == "Service":
-            host = to_string(this.get("host_name"))
+            host = to_string(obj.attrs.get("host_name"))
             obj.attrs["host_name"] = host
             self.services.append(obj)
         else:
@@ -110,7 +109,9 @@ class _Icinga:
         except EvalError as exc:
             self.m.skip(Origin(file, exc.line or od.line), f"{od.type} {name}", str(exc))
             return None
-        return IObj(od.type, name, this, Origin(file, od.line), [s for s in od.body if isinstance(s, Where)], file)
+        return IObj(
+            od.type, name, this, Origin(file, od.line), [s for s in od.body if isinstance(s, Where)], file
+        )
 
     def command(self, name: str) -> IObj | None:
         if name not in self.of("CheckCommand") and name in self.lazy:
@@ -147,7 +148,12 @@ class _Icinga:
             items = self.interp.eval(ad.for_iter, {}, local, file)
             if isinstance(items, dict):
                 for k, v in items.items():
-                    pairs.append((prefix + to_string(k), {ad.for_key or "": k, **({ad.for_value: v} if ad.for_value else {})}))
+                    pairs.append(
+                        (
+                            prefix + to_string(k),
+                            {ad.for_key or "": k, **({ad.for_value: v} if ad.for_value else {})},
+                        )
+                    )
             elif isinstance(items, list):
                 for v in items:
                     pairs.append((prefix + to_string(v), {ad.for_key or "": v}))
@@ -174,7 +180,11 @@ class _Icinga:
         if target == "Host":
             targets = [(h, None) for h in self.of("Host").values()]
         else:
-            targets = [(self.of("Host")[s.attrs["host_name"]], s) for s in self.services if s.attrs["host_name"] in self.of("Host")]
+            targets = [
+                (self.of("Host")[s.attrs["host_name"]], s)
+                for s in self.services
+                if s.attrs["host_name"] in self.of("Host")
+            ]
         for h, s in targets:
             local: dict[str, Any] = {"host": h.attrs, **({"service": s.attrs} if s else {})}
             try:
@@ -189,6 +199,7 @@ class _Icinga:
     # -- translation ----------------------------------------------------------------------------------
     def run(self) -> Migration:
         self.evaluate()
+        self.m.hosts = list(self.of("Host"))
         self._groups()
         self._users()
         self._timeperiods()
@@ -203,7 +214,15 @@ class _Icinga:
         for kind, objs in self.objs.items():
             if kind in _NOT_NEEDED:
                 self.m.count(kind, "not needed", len(objs))
-            elif kind not in ("Host", "User", "UserGroup", "HostGroup", "ServiceGroup", "TimePeriod", "CheckCommand"):
+            elif kind not in (
+                "Host",
+                "User",
+                "UserGroup",
+                "HostGroup",
+                "ServiceGroup",
+                "TimePeriod",
+                "CheckCommand",
+            ):
                 self.m.count(kind, "not translatable", len(objs))
                 for o in objs.values():
                     self.m.skip(o.origin, f"{kind} {o.name}", "no watchd counterpart for this object type")
@@ -212,14 +231,21 @@ class _Icinga:
         for ad, file in self.ld.applies:
             if ad.type not in ("Service", "Notification", "Dependency"):
                 self.m.count(f"apply {ad.type}", "not translatable")
-                why = "use watchd maintenance windows" if ad.type == "ScheduledDowntime" else "no watchd counterpart"
+                why = (
+                    "use watchd maintenance windows"
+                    if ad.type == "ScheduledDowntime"
+                    else "no watchd counterpart"
+                )
                 self.m.skip(Origin(file, ad.line), f"apply {ad.type}", why)
         if self.renotify:
             interval, n = self.renotify.most_common(1)[0]
             self.m.renotify_interval = interval
             if len(self.renotify) > 1:
-                self.m.note(None, "Notification interval", f"watchd has one renotify_interval; took {interval:g}s ({n})")
-        self.m.count("Template", "not needed", 0)
+                self.m.note(
+                    None,
+                    "Notification interval",
+                    f"watchd has one renotify_interval; took {interval:g}s ({n})",
+                )
         return self.m
 
     def _groups(self) -> None:
@@ -232,8 +258,12 @@ class _Icinga:
                         h.attrs["groups"] = [*h.attrs["groups"], g]
         for g, obj in self.of("ServiceGroup").items():
             for s in self.services:
-                h = hosts.get(s.attrs["host_name"])
-                if h and obj.wheres and self._safe_match(obj.wheres, {"host": h.attrs, "service": s.attrs}, obj.file):
+                sh = hosts.get(s.attrs["host_name"])
+                if (
+                    sh
+                    and obj.wheres
+                    and self._safe_match(obj.wheres, {"host": sh.attrs, "service": s.attrs}, obj.file)
+                ):
                     s.attrs["groups"] = [*(s.attrs.get("groups") or []), g]
         for g, obj in self.of("UserGroup").items():
             for u in self.of("User").values():
@@ -253,11 +283,17 @@ class _Icinga:
                 self.m.skip(u.origin, f"User {name}", "has no email (pager has no watchd channel)")
                 self.m.count("User", "not translatable")
                 continue
-            self.m.contacts.append(ContactOut(name, u.origin, to_string(u.attrs.get("display_name")), (to_string(email),)))
+            self.m.contacts.append(
+                ContactOut(name, u.origin, to_string(u.attrs.get("display_name")), (to_string(email),))
+            )
             self.contacts.add(name)
             self.m.count("User", "imported")
         for g in self.of("UserGroup"):
-            members = [n for n, u in self.of("User").items() if g in (u.attrs.get("groups") or []) and n in self.contacts]
+            members = [
+                n
+                for n, u in self.of("User").items()
+                if g in (u.attrs.get("groups") or []) and n in self.contacts
+            ]
             self.m.count("UserGroup", "imported" if members else "not translatable")
 
     def _group_members(self, g: str) -> list[str]:
@@ -268,7 +304,9 @@ class _Icinga:
         for name, tp in self.of("TimePeriod").items():
             obj = Obj("timeperiod", tp.origin)
             ranges = tp.attrs.get("ranges") or {}
-            obj.timeranges = {" ".join(str(k).split()): Directive(to_string(v), tp.origin.line) for k, v in ranges.items()}
+            obj.timeranges = {
+                " ".join(str(k).split()): Directive(to_string(v), tp.origin.line) for k, v in ranges.items()
+            }
             excludes = tp.attrs.get("excludes") or []
             obj.values["exclude"] = ",".join(to_string(e) for e in excludes) or None
             periods[name] = obj
@@ -297,7 +335,7 @@ class _Icinga:
                 if this.get("interval") is not None:
                     self.renotify[float(this["interval"])] += 1
             self.m.count("apply Notification", "imported" if applied else "not needed")
-        for name, n in self.of("Notification").items():
+        for n in self.of("Notification").values():
             host = to_string(n.attrs.get("host_name"))
             sname = n.attrs.get("service_name")
             users = [to_string(u) for u in n.attrs.get("users") or []]
@@ -312,8 +350,7 @@ class _Icinga:
         if self.host_only is not None:
             self.m.count("Host", "imported" if name == self.host_only else "not needed")
             if name == self.host_only and h.attrs.get("check_command"):
-                self.m.note(h.origin, f"Host {name}", "host check left out: this host runs watchd itself; a "
-                            "host that goes silent is the fleet watch's job (docs/mqtt.md)")  # fmt: skip
+                self.m.note(h.origin, f"Host {name}", HOST_CHECK_LEFT_OUT)
             return
         if not h.attrs.get("check_command"):
             self.m.count("Host", "imported")
@@ -350,7 +387,9 @@ class _Icinga:
             tags.append(f"host:{host}")
             if host in self.by_host:
                 check.depends_on = (self.by_host[host],)
-                check.comments.append("depends_on: Icinga holds back service notifications while the host is down")
+                check.comments.append(
+                    "depends_on: Icinga holds back service notifications while the host is down"
+                )
         check.tags = tuple(dict.fromkeys(tags))
         self.by_service[(host, s.name)] = cname
         self.m.checks.append(check)
@@ -360,7 +399,9 @@ class _Icinga:
         obj = s or h
         a = obj.attrs
         if a.get("enable_active_checks") is False:
-            self.m.skip(obj.origin, subject, "passive only (enable_active_checks = false): watchd runs every check")
+            self.m.skip(
+                obj.origin, subject, "passive only (enable_active_checks = false): watchd runs every check"
+            )
             return None
         command_name = to_string(a.get("check_command"))
         command = self.command(command_name)
@@ -396,7 +437,11 @@ class _Icinga:
         users = self.notify.get((h.name, s.name if s else None))
         if a.get("enable_notifications") is False or users is None:
             check.notify = ()
-            why = "notifications off" if a.get("enable_notifications") is False else "no Icinga Notification applies"
+            why = (
+                "notifications off"
+                if a.get("enable_notifications") is False
+                else "no Icinga Notification applies"
+            )
             check.comments.append(f"{why}: notify: []")
         else:
             missing = sorted({u for u in users if u not in self.contacts})
@@ -415,7 +460,9 @@ class _Icinga:
         return check
 
     # -- command lines --------------------------------------------------------------------------------
-    def _render(self, command: IObj, resolvers: list[tuple[str, dict[str, Any]]], h: IObj) -> tuple[tuple[str, ...], dict[str, str]]:
+    def _render(
+        self, command: IObj, resolvers: list[tuple[str, dict[str, Any]]], h: IObj
+    ) -> tuple[tuple[str, ...], dict[str, str]]:
         c = command.attrs
         cmd = c.get("command")
         if cmd is None:
@@ -483,12 +530,16 @@ class _Icinga:
                         out.append(text)
         return out
 
-    def _resolve(self, value: Any, resolvers: list[tuple[str, dict[str, Any]]], quote: bool = False, depth: int = 0) -> tuple[Any, bool]:
+    def _resolve(
+        self, value: Any, resolvers: list[tuple[str, dict[str, Any]]], quote: bool = False, depth: int = 0
+    ) -> tuple[Any, bool]:
         """InternalResolveMacros(): (value, a macro was missing). A lone macro keeps its type."""
         if depth > 15:
             raise EvalError("macros refer to each other in a loop")
         if isinstance(value, Function):
-            return self.interp.call_function(value, lambda s: self._resolve(s, resolvers, depth=depth + 1)[0]), False
+            return self.interp.call_function(
+                value, lambda s: self._resolve(s, resolvers, depth=depth + 1)[0]
+            ), False
         if isinstance(value, list):
             items = [self._resolve(v, resolvers, depth=depth + 1) for v in value]
             return [v for v, _ in items], any(m for _, m in items)
@@ -500,17 +551,21 @@ class _Icinga:
             if second < 0:
                 raise Untranslatable(f"closing $ not found in {text!r}")
             name = text[first + 1 : second]
+            v: Any
             if name == "":
                 found, v = True, "$"
             else:
                 found, v, recursive = self._macro(name, resolvers)
                 if isinstance(v, Function):
-                    v = self.interp.call_function(v, lambda s: self._resolve(s, resolvers, depth=depth + 1)[0])
+                    v = self.interp.call_function(
+                        v, lambda s: self._resolve(s, resolvers, depth=depth + 1)[0]
+                    )
                 if recursive and isinstance(v, (str, list)) and not isinstance(v, Symbol):
                     v, inner = self._resolve(v, resolvers, depth=depth + 1)
                     missing = missing or inner
             if not found:
-                missing, v = True, None
+                missing = True
+                v = None
             if first == 0 and second == len(text) - 1 and not quote:
                 return v, missing
             piece = shell_quote(to_string(v)) if quote and name else to_string(v)
@@ -528,9 +583,9 @@ class _Icinga:
                 continue
             if objname is None and name in (attrs.get("vars") or {}):
                 return True, attrs["vars"][name], True
-            if tokens[0] in _RUNTIME or tokens[0].startswith("num_services") or tokens[0].startswith("last_"):
-                if rname in ("host", "service"):
-                    raise Untranslatable(f"${name}$ is run-time state with no watchd equivalent")
+            runtime = tokens[0] in _RUNTIME or tokens[0].startswith(("num_services", "last_"))
+            if runtime and rname in ("host", "service"):
+                raise Untranslatable(f"${name}$ is run-time state with no watchd equivalent")
             if rname == "host" and tokens in (["address"], ["address6"], ["name"]):
                 mapped = self._host_field(tokens[0], attrs)
                 if mapped is not None:
@@ -558,7 +613,12 @@ class _Icinga:
             return hostname
         macro = f"{macro_name(hostname)}_{'ADDRESS6' if field_name == 'address6' else 'ADDRESS'}"
         if macro not in self.m.macros:
-            self.m.macros[macro] = Macro(macro, to_string(value), self.of("Host")[hostname].origin if hostname in self.of("Host") else Origin("?", 0), f"{field_name} of Icinga Host {hostname}")
+            self.m.macros[macro] = Macro(
+                macro,
+                to_string(value),
+                self.of("Host")[hostname].origin if hostname in self.of("Host") else Origin("?", 0),
+                f"{field_name} of Icinga Host {hostname}",
+            )
         return ref(macro)
 
     def _unique(self, name: str, origin: Origin) -> str:
@@ -575,16 +635,30 @@ class _Icinga:
         rules: list[tuple[str, Origin, list[tuple[str, str | None, dict[str, Any]]]]] = []
         for ad, file in self.ld.applies:
             if ad.type == "Dependency":
-                applied = self._applied(ad, file, ad.target or "Host")
-                rules.append(("apply Dependency", Origin(file, ad.line), [(h.name, s, t) for h, s, t in applied]))
+                found = self._applied(ad, file, ad.target or "Host")
+                rules.append(
+                    ("apply Dependency", Origin(file, ad.line), [(h.name, s, t) for h, s, t in found])
+                )
         for d in self.of("Dependency").values():
             a = d.attrs
-            child = to_string(a.get("child_host_name"))
-            rules.append(("Dependency", d.origin, [(child, to_string(a["child_service_name"]) if a.get("child_service_name") else None, a)]))
+            child_host = to_string(a.get("child_host_name"))
+            rules.append(
+                (
+                    "Dependency",
+                    d.origin,
+                    [
+                        (
+                            child_host,
+                            to_string(a["child_service_name"]) if a.get("child_service_name") else None,
+                            a,
+                        )
+                    ],
+                )
+            )
         self.objs.pop("Dependency", None)
-        for kind, origin, applied in rules:
+        for kind, origin, links in rules:
             edges = 0
-            for host, svc, this in applied:
+            for host, svc, this in links:
                 if this.get("disable_notifications") is False:
                     continue
                 ph = to_string(this.get("parent_host_name"))
@@ -618,7 +692,9 @@ def _set_if(value: Any) -> bool:
         return False
 
 
-def translate_icinga2(loaded: Loaded, host: str | None = None, years: tuple[int, ...] = (2026, 2027)) -> Migration:
+def translate_icinga2(
+    loaded: Loaded, host: str | None = None, years: tuple[int, ...] = (2026, 2027)
+) -> Migration:
     m = _Icinga(loaded, host, years).run()
     m.inputs = tuple(loaded.files)
     return m

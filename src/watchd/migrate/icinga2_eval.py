@@ -16,10 +16,26 @@ from dataclasses import dataclass
 from typing import Any
 
 from watchd.migrate.icinga2_parse import (
-    ArrayLit, Assign, Binary, Call, DictLit, For, If, Import, Index, Lambda, Lit, Member, Name, Node, Return,
-    Ternary, Unary, VarDecl, Where,
+    ArrayLit,
+    Assign,
+    Binary,
+    Call,
+    DictLit,
+    For,
+    If,
+    Import,
+    Index,
+    Lambda,
+    Lit,
+    Member,
+    Name,
+    Node,
+    Return,
+    Ternary,
+    Unary,
+    VarDecl,
+    Where,
 )  # fmt: skip
-
 
 # Templates compiled into Icinga 2 (lib/*/ *-itl.conf) rather than shipped as files.
 BUILTIN_TEMPLATES: dict[str, dict[str, Any]] = {
@@ -80,8 +96,8 @@ def truthy(v: Any) -> bool:
 
 def type_name(v: Any) -> str:
     return {
-        type(None): "Empty", bool: "Boolean", float: "Number", int: "Number", list: "Array", dict: "Dictionary",
-        Function: "Function",
+        type(None): "Empty", bool: "Boolean", float: "Number", int: "Number", list: "Array",
+        dict: "Dictionary", Function: "Function",
     }.get(type(v), "String")  # fmt: skip
 
 
@@ -94,7 +110,9 @@ class Interp:
         self.macro: Callable[[str], Any] | None = None
 
     # -- bodies ---------------------------------------------------------------------------------------
-    def run_body(self, body: list[Node], this: dict[str, Any], local: dict[str, Any], file: str, kind: str) -> None:
+    def run_body(
+        self, body: list[Node], this: dict[str, Any], local: dict[str, Any], file: str, kind: str
+    ) -> None:
         for stmt in body:
             self.exec(stmt, this, local, file, kind, set())
 
@@ -149,7 +167,11 @@ class Interp:
             scope, key = this, to_string(target.value)
         elif isinstance(target, (Member, Index)):
             scope = self.container(target.obj, this, local, file)
-            key = target.name if isinstance(target, Member) else to_string(self.eval(target.key, this, local, file))
+            key = (
+                target.name
+                if isinstance(target, Member)
+                else to_string(self.eval(target.key, this, local, file))
+            )
         else:
             raise EvalError("cannot assign to this", st.line)
         if st.op != "=":
@@ -202,9 +224,13 @@ class Interp:
             return x
         if isinstance(node, Binary):
             if node.op == "&&":
-                return truthy(self.eval(node.a, this, local, file)) and truthy(self.eval(node.b, this, local, file))
+                return truthy(self.eval(node.a, this, local, file)) and truthy(
+                    self.eval(node.b, this, local, file)
+                )
             if node.op == "||":
-                return truthy(self.eval(node.a, this, local, file)) or truthy(self.eval(node.b, this, local, file))
+                return truthy(self.eval(node.a, this, local, file)) or truthy(
+                    self.eval(node.b, this, local, file)
+                )
             a, b = self.eval(node.a, this, local, file), self.eval(node.b, this, local, file)
             return binary(node.op, a, b, node.line)
         if isinstance(node, Ternary):
@@ -291,8 +317,10 @@ def binary(op: str, a: Any, b: Any, line: int) -> Any:
         inside = b is not None and a in b if isinstance(b, (list, dict)) else False
         return inside if op == "in" else not inside
     if op in ("<", ">", "<=", ">="):
-        x, y = (a, b) if isinstance(a, str) and isinstance(b, str) else (_num(a, line), _num(b, line))
-        return {"<": x < y, ">": x > y, "<=": x <= y, ">=": x >= y}[op]
+        both_text = isinstance(a, str) and isinstance(b, str)
+        lo: Any = a if both_text else _num(a, line)
+        hi: Any = b if both_text else _num(b, line)
+        return {"<": lo < hi, ">": lo > hi, "<=": lo <= hi, ">=": lo >= hi}[op]
     if op in ("|", "&", "^"):
         i, j = int(_num(a, line)), int(_num(b, line))
         return float(i | j if op == "|" else i & j if op == "&" else i ^ j)

@@ -21,6 +21,7 @@ class Loaded:
     objects: list[tuple[ObjectDef, str]] = field(default_factory=list)
     applies: list[tuple[ApplyDef, str]] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
+    templates: int = 0  # `template` definitions (objects can be imported too, but are counted as objects)
     problems: list[Finding] = field(default_factory=list)
 
 
@@ -61,6 +62,7 @@ def load_icinga2(path: str, node_name: str, itl_dir: str = ITL_DIR) -> Loaded:
                     out.problems.append(Finding(Origin(file, st.line), f"template {st.type}", str(exc)))
                     return
                 out.interp.templates.setdefault((st.type, name), (st.body, file))
+                out.templates += 1
             else:
                 out.objects.append((st, file))
                 try:  # an object can be imported like a template (hostalive imports the ping object)
@@ -71,12 +73,16 @@ def load_icinga2(path: str, node_name: str, itl_dir: str = ITL_DIR) -> Loaded:
         elif isinstance(st, ApplyDef):
             out.applies.append((st, file))
         elif isinstance(st, Other):
-            out.problems.append(Finding(Origin(file, st.line), st.what, "not evaluated: only definitions are"))
+            out.problems.append(
+                Finding(Origin(file, st.line), st.what, "not evaluated: only definitions are", skipped=False)
+            )
 
     def _include(st: Include, file: str) -> None:
         origin = Origin(file, st.line)
         if st.kind == "include_zones":
-            out.problems.append(Finding(origin, "include_zones", "zones (distributed setups) are not imported"))
+            out.problems.append(
+                Finding(origin, "include_zones", "zones (distributed setups) are not imported")
+            )
             return
         target = os.path.join(itl_dir, st.path) if st.angle else relative_to(file, st.path)
         if st.kind == "include_recursive":

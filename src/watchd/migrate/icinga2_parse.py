@@ -32,7 +32,7 @@ _DURATION = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _NUMBER = re.compile(r"\d+(?:\.\d+)?(ms|s|m|h|d)?(?![A-Za-z0-9_])")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _OPS = sorted(
-    "=> == != <= >= && || += -= *= /= |= &= ^= << >> !in = + - * / % ! < > ( ) [ ] { } , ; . ~ & | ^ ? :".split(),
+    "=> == != <= >= && || += -= *= /= |= &= ^= << >> !in = + - * / % ! < > ( ) [ ] { } , ; . ~ & | ^ ? :".split(),  # noqa: SIM905, E501
     key=len,
     reverse=True,
 )
@@ -85,7 +85,9 @@ def tokenize(text: str) -> list[Tok]:
                 raise ParseError(f"bad number at {text[i : i + 10]!r}", line)
             number = m.group(0)
             unit = m.group(1)
-            value = float(number[: len(number) - len(unit)] if unit else number) * _DURATION.get(unit or "s", 1)
+            value = float(number[: len(number) - len(unit)] if unit else number) * _DURATION.get(
+                unit or "s", 1
+            )
             out.append(Tok("num", value, line))
             i = m.end()
         elif m := _IDENT.match(text, i):
@@ -104,7 +106,7 @@ def tokenize(text: str) -> list[Tok]:
 
 
 def _string(text: str, i: int, line: int, out: list[Tok]) -> tuple[int, int]:
-    start, buf = line, []
+    start, buf = line, list[str]()
     while i < len(text):
         c = text[i]
         if c == '"':
@@ -407,7 +409,11 @@ class _Parser:
         out: list[Node] = []
         while True:
             self.skip_separators()
-            if (end == "}}" and self.at("lambda_close")) or (end != "}}" and self.at_op(end)) or self.at("eof"):
+            if (
+                (end == "}}" and self.at("lambda_close"))
+                or (end != "}}" and self.at_op(end))
+                or self.at("eof")
+            ):
                 return out
             out.append(self.statement())
 

@@ -94,6 +94,8 @@ class Migration:
     contacts: list[ContactOut] = field(default_factory=list)
     calendars: list[CalendarOut] = field(default_factory=list)
     renotify_interval: float | None = None
+    hosts: list[str] = field(default_factory=list)  # every host of the source, for a file per host
+    timezone: str | None = None  # the source's own time zone setting (nagios.cfg use_timezone)
     findings: list[Finding] = field(default_factory=list)
     # object kind -> outcome -> count; "not needed": templates, unused commands, notification commands
     counts: dict[str, Counter[str]] = field(default_factory=dict)

@@ -70,10 +70,10 @@ def import_nagios(path: str, host: str | None = None, years: tuple[int, ...] = (
     if main is not None:
         regexp = main.settings.get("use_regexp_matching")
         if regexp is not None and regexp.value == "1":
+            why = "host and service names are matched literally here, not as regular expressions"
             rd.problems.append(
-                Finding(Origin(main_path, regexp.line), "use_regexp_matching", "host and service names are "
-                        "matched literally here, not as regular expressions", skipped=False)
-            )  # fmt: skip
+                Finding(Origin(main_path, regexp.line), "use_regexp_matching", why, skipped=False)
+            )
         state = main.settings.get("service_check_timeout_state")
         settings = Settings(
             interval_length=main.number("interval_length", 60.0),
@@ -89,4 +89,6 @@ def import_nagios(path: str, host: str | None = None, years: tuple[int, ...] = (
     objs.problems[:0] = rd.problems
     migration = translate(objs, settings)
     migration.inputs = tuple(rd.files)
+    tz = main.settings.get("use_timezone") if main is not None else None
+    migration.timezone = tz.value if tz else None
     return migration

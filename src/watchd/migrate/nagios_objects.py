@@ -241,8 +241,8 @@ def _memberships(objs: Objects) -> None:
     _nest(objs.hostgroup_members, {g: o.items("hostgroup_members") for g, o in groups.items()})
     for g, members in objs.hostgroup_members.items():
         objs.hostgroup_members[g] = list(dict.fromkeys(members))
-        for h in objs.hostgroup_members[g]:
-            objs.host_groups.setdefault(h, []).append(g)
+        for member in objs.hostgroup_members[g]:
+            objs.host_groups.setdefault(member, []).append(g)
 
     cgroups = objs.of("contactgroup")
     objs.contactgroup_members = {g: [] for g in cgroups}

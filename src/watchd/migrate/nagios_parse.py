@@ -106,7 +106,8 @@ def logical_lines(text: str) -> Iterator[tuple[int, str]]:
 
 def strip_comment(line: str) -> str:
     """Cut at the first `;` not preceded by a backslash; `\\;` becomes `;`."""
-    out, i = [], 0
+    out: list[str] = []
+    i = 0
     while i < len(line):
         c = line[i]
         if c == ";":

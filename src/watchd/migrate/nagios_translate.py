@@ -24,6 +24,10 @@ _USER = re.compile(r"^USER(\d{1,3})$")
 _ARG = re.compile(r"^ARG(\d{1,2})$")
 _CHECK_NAME = re.compile(r"[^a-z0-9_.-]+")
 _SERVICE_OPTIONS, _HOST_OPTIONS = set("wucr"), set("dur")
+HOST_CHECK_LEFT_OUT = (
+    "host check left out: this host runs watchd itself; a host that goes silent is the fleet watch's job "
+    "(docs/mqtt.md)"
+)
 _TIMEOUT_STATES = {"c": "CRITICAL", "u": "UNKNOWN", "w": "WARNING", "o": "OK"}
 _DEPENDENCY_STATES = {"servicedependency": set("wuc"), "hostdependency": set("du")}
 
@@ -66,6 +70,7 @@ class _Translator:
     # -- the whole run -------------------------------------------------------------------------------
     def run(self) -> Migration:
         m = self.m
+        m.hosts = list(self.objs.of("host"))
         for p in self.objs.problems:
             m.findings.append(p)
         if self.s.host is not None and self.s.host not in self.objs.of("host"):
@@ -87,9 +92,9 @@ class _Translator:
             m.skip(esc.origin, esc.type, "watchd escalates by priority (notify.escalation), not per check")
         for kind in ("hostgroup", "servicegroup"):
             used = {t for c in m.checks for t in c.tags}
-            for g, obj in self.objs.of(kind).items():
+            for g in self.objs.of(kind):
                 m.count(kind, "imported" if g in used else "not needed")
-        for name, obj in self.objs.of("command").items():
+        for name in self.objs.of("command"):
             m.count("command", self.command_use.get(name, "not needed"))
         m.count("template", "not needed", self.objs.templates)
         if self.renotify:
@@ -97,8 +102,8 @@ class _Translator:
             m.renotify_interval = interval
             if len(self.renotify) > 1:
                 others = ", ".join(f"{_minutes(i)} ({c})" for i, c in self.renotify.items() if i != interval)
-                m.note(None, "notification_interval", f"watchd has one renotify_interval; took {_minutes(interval)} "
-                       f"({n} checks), others: {others}")  # fmt: skip
+                took = f"took {_minutes(interval)} ({n} checks), others: {others}"
+                m.note(None, "notification_interval", f"watchd has one renotify_interval; {took}")
         return m
 
     # -- contacts and time periods ------------------------------------------------------------------
@@ -152,8 +157,7 @@ class _Translator:
             if self.s.host is not None:
                 self.m.count("host", "imported" if host == self.s.host else "not needed")
                 if host == self.s.host and h.get("check_command"):
-                    self.m.note(h.at("check_command"), subject, "host check left out: this host runs watchd "
-                                "itself; a host that goes silent is the fleet watch's job (docs/mqtt.md)")  # fmt: skip
+                    self.m.note(h.at("check_command"), subject, HOST_CHECK_LEFT_OUT)
                 continue
             if not h.get("check_command"):
                 self.m.count("host", "imported")
@@ -213,8 +217,8 @@ class _Translator:
         """The common part of host and service checks; None (and a finding) when it cannot be run."""
         m = self.m
         if obj.get("active_checks_enabled") == "0":
-            m.skip(obj.at("active_checks_enabled"), subject, "passive only (active_checks_enabled 0): watchd "
-                   "runs every check itself and takes no passive results")  # fmt: skip
+            why = "watchd runs every check itself and takes no passive results"
+            m.skip(obj.at("active_checks_enabled"), subject, f"passive only (active_checks_enabled 0): {why}")
             return None
         cc = obj.get("check_command")
         if not cc:
@@ -380,16 +384,19 @@ class _Translator:
             check.notify = notify
         wanted = _SERVICE_OPTIONS if is_service else _HOST_OPTIONS
         if options and not wanted <= options:
-            self.m.note(obj.at("notification_options"), subject, f"notification_options {''.join(sorted(options))}: "
-                        "watchd tells about every problem state and the recovery")  # fmt: skip
+            opts = "".join(sorted(options))
+            why = "watchd tells about every problem state and the recovery"
+            self.m.note(obj.at("notification_options"), subject, f"notification_options {opts}: {why}")
         period = values.get("notification_period")
         if not self._is_24x7(period):
-            self.m.note(obj.at("notification_period"), subject, f"notification_period {period}: watchd notifies at "
-                        "any time (use maintenance windows, or the calendar as the SLA clock)")  # fmt: skip
+            why = "watchd notifies at any time (use maintenance windows, or the calendar as the SLA clock)"
+            self.m.note(obj.at("notification_period"), subject, f"notification_period {period}: {why}")
         delay = _number(obj.get("first_notification_delay"), 0.0)
         if delay > 0:
-            self.m.note(obj.at("first_notification_delay"), subject, "first_notification_delay has no watchd "
-                        "counterpart (max_attempts and retry_interval delay the hard state)")  # fmt: skip
+            why = "max_attempts and retry_interval delay the hard state"
+            self.m.note(
+                obj.at("first_notification_delay"), subject, f"first_notification_delay left out ({why})"
+            )
         interval = values.get("notification_interval")
         if interval is not None:
             self.renotify[_number(interval, 0.0) * self.s.interval_length] += 1
@@ -406,8 +413,8 @@ class _Translator:
             if v and v != "0" and not (key == "event_handler" and obj.get("event_handler_enabled") == "0"):
                 self.m.note(obj.at(key), subject, f"{key} {v} left out: {why}")
         if not self._is_24x7(obj.get("check_period")):
-            self.m.note(obj.at("check_period"), subject, f"check_period {obj.get('check_period')} left out: watchd "
-                        "runs checks at all times")  # fmt: skip
+            what = f"check_period {obj.get('check_period')}"
+            self.m.note(obj.at("check_period"), subject, f"{what} left out: watchd runs checks at all times")
 
     def _unique(self, name: str, origin: Origin) -> str:
         out, n = name, 2
@@ -439,11 +446,14 @@ class _Translator:
         if not criteria - {"n"}:
             return [], "notification_failure_criteria is n (or unset): it holds back no notifications"
         if dep.get("execution_failure_criteria") not in (None, "n"):
-            self.m.note(dep.at("execution_failure_criteria"), subject, "execution_failure_criteria left out: "
-                        "watchd runs dependent checks anyway and holds back only their notifications")  # fmt: skip
+            why = "watchd runs dependent checks anyway and holds back only their notifications"
+            self.m.note(
+                dep.at("execution_failure_criteria"), subject, f"execution_failure_criteria left out: {why}"
+            )
         if not _DEPENDENCY_STATES[dep.type] <= criteria or criteria & {"o", "p"}:
-            self.m.note(dep.at("notification_failure_criteria"), subject, f"criteria {''.join(sorted(criteria))}: "
-                        "watchd holds back notifications while the parent is in any problem state")  # fmt: skip
+            which = "".join(sorted(criteria))
+            why = "watchd holds back notifications while the parent is in any problem state"
+            self.m.note(dep.at("notification_failure_criteria"), subject, f"criteria {which}: {why}")
         if not self._is_24x7(dep.get("dependency_period")):
             self.m.note(
                 dep.at("dependency_period"), subject, "dependency_period left out: applies at all times"
@@ -452,9 +462,10 @@ class _Translator:
             self.objs, dep.items("host_name"), dep.items("hostgroup_name"), dep.origin, subject
         )
         same_host = not dep.get("dependent_host_name") and not dep.get("dependent_hostgroup_name")
-        children = masters if same_host else expand_hosts(
-            self.objs, dep.items("dependent_host_name"), dep.items("dependent_hostgroup_name"), dep.origin, subject
-        )  # fmt: skip
+        dep_hosts, dep_groups = dep.items("dependent_host_name"), dep.items("dependent_hostgroup_name")
+        children = (
+            masters if same_host else expand_hosts(self.objs, dep_hosts, dep_groups, dep.origin, subject)
+        )
         edges: list[tuple[str, str]] = []
         cross = False
         for mh in masters:

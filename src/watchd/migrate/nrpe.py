@@ -69,7 +69,11 @@ def translate_nrpe(files: list[NrpeFile], problems: list[Finding]) -> Migration:
                 m.note(origin, subject, f"defined again at {last[name]}, which wins (as in NRPE)")
                 continue
             if _ARG.search(line):
-                why = "the caller's check_nrpe -a" if blame else "nothing (dont_blame_nrpe=0), so they are empty"
+                why = (
+                    "the caller's check_nrpe -a"
+                    if blame
+                    else "nothing (dont_blame_nrpe=0), so they are empty"
+                )
                 m.skip(origin, subject, f"takes $ARGn$ from {why}: write the values into the watchd check")
                 m.count("command", "not translatable")
                 continue
@@ -82,7 +86,11 @@ def translate_nrpe(files: list[NrpeFile], problems: list[Finding]) -> Migration:
             argv[0] = plugin_name(argv[0])
             cname = check_name(name)
             if cname in names:
-                m.note(origin, subject, f"{cname} was taken by another command; this check is {cname}_{origin.line}")
+                m.note(
+                    origin,
+                    subject,
+                    f"{cname} was taken by another command; this check is {cname}_{origin.line}",
+                )
                 cname = f"{cname}_{origin.line}"
             names.add(cname)
             check = Check(cname, tuple(argv), origin, description=f"NRPE {name}")

@@ -50,7 +50,8 @@ def translate_period(
         return out
     ranges = set(open_days.values())
     if len(ranges) > 1:
-        out.skipped = f"has different hours on different days ({', '.join(sorted(ranges))}); a watchd calendar has one range"
+        which = ", ".join(sorted(ranges))
+        out.skipped = f"has different hours on different days ({which}); a watchd calendar has one range"
         return out
     hours = ranges.pop()
     if "," in hours:
@@ -72,12 +73,12 @@ def translate_period(
             continue
         if any(other.timeranges[d].value not in _NO_TIME for d in WEEKDAYS if d in other.timeranges):
             out.notes.append(f"exclude {ex} left out: it excludes weekly hours, not dates")
-        for spec, value in other.timeranges.items():
+        for spec, d in other.timeranges.items():
             if spec in WEEKDAYS:
                 continue
             dates, why = expand_date(spec, years)
-            if why or value != "00:00-24:00":
-                out.notes.append(f"exclude {ex}: '{spec} {value}' left out: {why or 'not a whole day'}")
+            if why or d.value != "00:00-24:00":
+                out.notes.append(f"exclude {ex}: '{spec} {d.value}' left out: {why or 'not a whole day'}")
             else:
                 holidays.update(dates)
     if hours == "00:00-24:00" and len(open_days) == 7 and not holidays:

@@ -27,7 +27,9 @@ def scalar(value: object) -> str:
     text = str(value)
     if _PLAIN.match(text):
         try:
-            if yaml.safe_load(f"k: [{text}]") == {"k": [text]} and yaml.safe_load(f"{text}: k") == {text: "k"}:
+            if yaml.safe_load(f"k: [{text}]") == {"k": [text]} and yaml.safe_load(f"{text}: k") == {
+                text: "k"
+            }:
                 return text
         except yaml.YAMLError:
             pass
@@ -96,7 +98,11 @@ def _main_sections(m: Migration, timezone: str) -> list[str]:
                 out.append(f"      holidays: {flow([d.isoformat() for d in cal.holidays])}")
         out.append("")
     if m.renotify_interval is not None:
-        out += ["notify:", f"  renotify_interval: {duration(m.renotify_interval)}  # Nagios notification_interval", ""]
+        out += [
+            "notify:",
+            f"  renotify_interval: {duration(m.renotify_interval)}  # Nagios notification_interval",
+            "",
+        ]
     return out
 
 
