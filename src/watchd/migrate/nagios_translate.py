@@ -406,8 +406,9 @@ class _Translator:
             "event_handler": "event handlers: watchd runs no commands on state changes",
             "is_volatile": "volatile services: watchd opens one incident per problem",
             "check_freshness": "freshness checks are for passive results",
-            "parents": "service parents: use a servicedependency",
         }
+        if obj.type == "service":
+            checks["parents"] = "service parents: use a servicedependency"
         for key, why in checks.items():
             v = obj.get(key)
             if v and v != "0" and not (key == "event_handler" and obj.get("event_handler_enabled") == "0"):
