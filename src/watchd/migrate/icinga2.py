@@ -10,6 +10,7 @@ Nagios (nagios_translate): every host's services, or one host's with `host`.
 
 from __future__ import annotations
 
+import os
 import socket
 from collections import Counter
 from dataclasses import dataclass, field
@@ -77,8 +78,6 @@ class _Icinga:
         for ad, file in self.ld.applies:
             if ad.type == "Service":
                 self._apply_service(ad, file, hosts)
-        for kind in ("HostGroup", "ServiceGroup", "UserGroup"):
-            self.m.count(kind, "imported", 0)
         self.m.count("Template", "not needed", self.ld.templates)
 
     def _object(self, od: ObjectDef, file: str) -> None:
@@ -226,6 +225,10 @@ class _Icinga:
                 self.m.count(kind, "not translatable", len(objs))
                 for o in objs.values():
                     self.m.skip(o.origin, f"{kind} {o.name}", "no watchd counterpart for this object type")
+        used = {t for c in self.m.checks for t in c.tags}
+        for kind in ("HostGroup", "ServiceGroup"):
+            for g in self.of(kind):
+                self.m.count(kind, "imported" if g in used else "not needed")
         for name in self.lazy:
             self.m.count("CheckCommand", self.command_use.get(name, "not needed"))
         for ad, file in self.ld.applies:
@@ -705,5 +708,6 @@ def import_icinga2(
 ) -> Migration:
     """Read icinga2.conf (or a .conf file or directory) with its includes and translate it. `NodeName` is
     this machine's name unless given, as in Icinga 2."""
+    path = os.path.abspath(path)
     loaded = load_icinga2(path, node_name or socket.getfqdn())
     return translate_icinga2(loaded, host, years)

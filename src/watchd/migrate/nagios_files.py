@@ -45,6 +45,7 @@ class _Reader:
 
 def import_nagios(path: str, host: str | None = None, years: tuple[int, ...] = (2026, 2027)) -> Migration:
     """Read PATH (nagios.cfg, an object file or a directory) and translate it."""
+    path = os.path.abspath(path)
     rd = _Reader()
     main: MainConfig | None = None
     main_path = os.path.join(path, "nagios.cfg") if os.path.isdir(path) else path

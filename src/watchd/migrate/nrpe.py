@@ -67,6 +67,7 @@ def translate_nrpe(files: list[NrpeFile], problems: list[Finding]) -> Migration:
             subject = f"command[{name}]"
             if last[name] != origin:  # NRPE looks commands up newest first: the last definition wins
                 m.note(origin, subject, f"defined again at {last[name]}, which wins (as in NRPE)")
+                m.count("command", "not needed")
                 continue
             if _ARG.search(line):
                 why = (
@@ -111,6 +112,7 @@ def _float(text: str, default: float) -> float:
 
 def import_nrpe(path: str) -> Migration:
     """Read nrpe.cfg (or a directory of .cfg files) with everything it includes, and translate it."""
+    path = os.path.abspath(path)
     problems: list[Finding] = []
     parsed: list[NrpeFile] = []
     seen: set[str] = set()

@@ -100,7 +100,7 @@ def _main_sections(m: Migration, timezone: str) -> list[str]:
     if m.renotify_interval is not None:
         out += [
             "notify:",
-            f"  renotify_interval: {duration(m.renotify_interval)}  # Nagios notification_interval",
+            f"  renotify_interval: {duration(m.renotify_interval)}  # the source's notification interval",
             "",
         ]
     return out
