@@ -30,9 +30,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "configuration or nrpe.cfg; print what could not be translated, with file:line, on stderr.",
     )
     p.add_argument("source", choices=("nagios", "icinga2", "nrpe"))
-    p.add_argument(
-        "path", metavar="PATH", help="nagios.cfg / icinga2.conf / nrpe.cfg, a file, or a directory"
-    )
+    what = "nagios.cfg / icinga2.conf / nrpe.cfg, a file, or a directory (nagios: several, read together)"
+    p.add_argument("paths", nargs="+", metavar="PATH", help=what)
     p.add_argument(
         "-o", "--output", default="-", help="file to write (default: stdout), e.g. conf.d/imported.yaml"
     )
@@ -51,9 +50,16 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    if not os.path.exists(args.path):
-        print(f"watchd import: {args.path}: no such file or directory", file=sys.stderr)
-        return 1
+    for path in args.paths:
+        if not os.path.exists(path):
+            print(f"watchd import: {path}: no such file or directory", file=sys.stderr)
+            return 1
+    if len(args.paths) > 1 and args.source != "nagios":
+        print(
+            f"watchd import: {args.source} reads one PATH (its main file includes the rest)", file=sys.stderr
+        )
+        return 2
+    args.path = args.paths[0]
     if args.per_host and (args.host or args.output != "-"):
         print(
             "watchd import: --per-host writes one file per host; give it without --host and -o",
@@ -69,7 +75,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     year = dt.date.today().year
     years = (year, year + 1)
     run = _importer(args, years)
-    command = f"watchd import {args.source} {shlex.quote(args.path)}"
+    command = f"watchd import {args.source} " + " ".join(shlex.quote(p) for p in args.paths)
     first = run(args.host)
     timezone = _timezone(args.timezone or first.timezone)
     if timezone is None:
@@ -90,7 +96,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def _importer(args: argparse.Namespace, years: tuple[int, int]) -> Callable[[str | None], Migration]:
     if args.source == "nagios":
-        return lambda host: import_nagios(args.path, host=host, years=years)
+        return lambda host: import_nagios(args.paths, host=host, years=years)
     if args.source == "icinga2":
         return lambda host: import_icinga2(args.path, host=host, node_name=args.node_name, years=years)
     return lambda _host: import_nrpe(args.path)

@@ -43,30 +43,47 @@ class _Reader:
             self.object_file(f, origin)
 
 
-def import_nagios(path: str, host: str | None = None, years: tuple[int, ...] = (2026, 2027)) -> Migration:
-    """Read PATH (nagios.cfg, an object file or a directory) and translate it."""
-    path = os.path.abspath(path)
+def import_nagios(
+    paths: str | list[str], host: str | None = None, years: tuple[int, ...] = (2026, 2027)
+) -> Migration:
+    """Read each PATH (nagios.cfg, an object file or a directory) and translate them together. Without a
+    nagios.cfg, a resource.cfg beside the objects (or one level up) provides the $USERn$ macros."""
     rd = _Reader()
     main: MainConfig | None = None
-    main_path = os.path.join(path, "nagios.cfg") if os.path.isdir(path) else path
-    text = read_text(main_path, None, []) if os.path.isfile(main_path) else None
     resources: dict[str, tuple[str, Origin]] = {}
-    if text is not None and _MAIN.search(text):
-        main = parse_main(text, main_path)
-        rd.files.append(main_path)
-        for f, origin in main.cfg_files:
-            rd.object_file(relative_to(main_path, f), origin)
-        for d, origin in main.cfg_dirs:
-            rd.object_dir(relative_to(main_path, d), origin)
-        for f, origin in main.resource_files:
-            res = read_text(relative_to(main_path, f), origin, rd.problems)
-            if res is not None:
-                rd.files.append(relative_to(main_path, f))
-                resources.update(parse_resource(res, relative_to(main_path, f)))
-    elif os.path.isdir(path):
-        rd.object_dir(path, None)
-    else:
-        rd.object_file(path, None)
+
+    def resource(path: str, origin: Origin | None) -> None:
+        res = read_text(path, origin, rd.problems)
+        if res is not None:
+            rd.files.append(path)
+            resources.update(parse_resource(res, path))
+
+    for path in [os.path.abspath(p) for p in ([paths] if isinstance(paths, str) else paths)]:
+        main_path = os.path.join(path, "nagios.cfg") if os.path.isdir(path) else path
+        text = read_text(main_path, None, []) if os.path.isfile(main_path) else None
+        if text is not None and _MAIN.search(text):
+            main = parse_main(text, main_path)
+            rd.files.append(main_path)
+            for f, origin in main.cfg_files:
+                rd.object_file(relative_to(main_path, f), origin)
+            for d, origin in main.cfg_dirs:
+                rd.object_dir(relative_to(main_path, d), origin)
+            for f, origin in main.resource_files:
+                resource(relative_to(main_path, f), origin)
+            continue
+        if os.path.isdir(path):
+            rd.object_dir(path, None)
+        else:
+            rd.object_file(path, None)
+        if main is None and not resources:
+            here = path if os.path.isdir(path) else os.path.dirname(path)
+            for candidate in (
+                os.path.join(here, "resource.cfg"),
+                os.path.join(os.path.dirname(here), "resource.cfg"),
+            ):
+                if os.path.isfile(candidate):
+                    resource(candidate, None)
+                    break
     settings = Settings(host=host, years=years, resources=resources)
     if main is not None:
         regexp = main.settings.get("use_regexp_matching")

@@ -133,12 +133,11 @@ def parse_objects(text: str, file: str) -> ObjectFile:
             kind = re.split(r"[\s{]", line[6:].strip(), maxsplit=1)[0]
             if current is not None:
                 out.problems.append(Finding(origin, "definition", "starts before the previous one closed"))
-            if kind not in TYPES:
-                out.problems.append(Finding(origin, f"define {kind}", "not a Nagios object type"))
-                current = None
-                continue
             current = RawObject(kind, origin)
-            out.objects.append(current)
+            if kind in TYPES:
+                out.objects.append(current)
+            else:  # read to its } and drop it
+                out.problems.append(Finding(origin, f"define {kind}", "not a Nagios object type"))
         elif current is not None and line == "}":
             current = None
         elif current is not None:
