@@ -1,19 +1,15 @@
-"""Helpers for the importer tests: the fixture configs, and `watchd validate` on what was written."""
+"""Fixtures for the importer tests: `watchd validate` on what an import wrote."""
 
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from watchd.migrate.model import Check, Migration
+from migrate.helpers import Validate
+from watchd.migrate.model import Migration
 from watchd.migrate.yamlout import render
-
-FIXTURES = Path(__file__).parent / "fixtures"
-
-Validate = Callable[[Migration, bool], subprocess.CompletedProcess[str]]
 
 
 @pytest.fixture
@@ -31,22 +27,10 @@ def validate(tmp_path: Path, watchd_cmd: list[str]) -> Validate:
             (d / "watchd.yaml").write_text(f"data_dir: {d / 'data'}\n")  # no checks:, no macros:
             (d / "conf.d" / "imported.yaml").write_text(text)
         return subprocess.run(
-            [*watchd_cmd, "validate", "--config", str(d / "watchd.yaml")], capture_output=True, text=True, timeout=60
+            [*watchd_cmd, "validate", "--config", str(d / "watchd.yaml")],
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
 
     return run
-
-
-def by_name(m: Migration) -> dict[str, Check]:
-    return {c.name: c for c in m.checks}
-
-
-def findings(m: Migration, skipped: bool = True) -> list[str]:
-    """Findings as 'FILE-BASENAME:LINE: subject: message' for stable comparison."""
-    out = []
-    for f in m.findings:
-        if f.skipped != skipped:
-            continue
-        where = f"{Path(f.origin.file).name}:{f.origin.line}: " if f.origin else ""
-        out.append(f"{where}{f.subject}: {f.message}")
-    return out

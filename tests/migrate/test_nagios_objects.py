@@ -10,7 +10,7 @@ def objects(text: str) -> Objects:
     return resolve(parse_objects(text, "o.cfg").objects)
 
 
-HOSTS = "".join(f"define host {{\nhost_name {h}\naddress 10.0.0.{i}\n{extra}}}\n" for i, (h, extra) in enumerate(
+HOSTS = "".join(f"define host {{\nhost_name {h}\naddress 10.0.0.{i}\n{extra}}}\n" for i, (h, extra) in enumerate(  # noqa: E501
     [("a", "hostgroups g1\n"), ("b", "hostgroups g1,g2\n"), ("c", "hostgroups g2\n"), ("d", "")]
 )) + "define hostgroup {\nhostgroup_name g1\n}\ndefine hostgroup {\nhostgroup_name g2\n}\n"  # fmt: skip
 
@@ -57,8 +57,8 @@ def test_host_lists_with_wildcard_exclusions_and_groups() -> None:
         HOSTS
         + "define service {\nhost_name *,!d\nservice_description all-but-d\ncheck_command x\n}\n"
         + "define service {\nhostgroup_name g1,!g2\nservice_description g1-not-g2\ncheck_command x\n}\n"
-        + "define service {\nhost_name c\nhostgroup_name g1\nservice_description c-and-g1\ncheck_command x\n}\n"
-        + "define service {\nhost_name a,b\nhostgroup_name !g2\nservice_description a-b-not-g2\ncheck_command x\n}\n"
+        + "define service {\nhost_name c\nhostgroup_name g1\nservice_description c-and-g1\ncheck_command x\n}\n"  # noqa: E501
+        + "define service {\nhost_name a,b\nhostgroup_name !g2\nservice_description a-b-not-g2\ncheck_command x\n}\n"  # noqa: E501
     )
     got: dict[str, list[str]] = {}
     for inst in o.services:

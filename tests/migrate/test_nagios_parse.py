@@ -53,7 +53,9 @@ def test_definitions_directives_and_lines() -> None:
 
 def test_group_members_given_twice_are_joined() -> None:
     """A second `members` line adds to the first, as Nagios does; other directives: the last wins."""
-    f = parse_objects("define hostgroup {\nhostgroup_name g\nmembers a\nmembers b\nalias x\nalias y\n}\n", "g.cfg")
+    f = parse_objects(
+        "define hostgroup {\nhostgroup_name g\nmembers a\nmembers b\nalias x\nalias y\n}\n", "g.cfg"
+    )
     assert f.objects[0].get("members") == "a,b"
     assert f.objects[0].get("alias") == "y"
 
@@ -64,7 +66,7 @@ def test_group_members_given_twice_are_joined() -> None:
         ("define widget {\n}\n", "g.cfg:1: define widget: not translated: not a Nagios object type"),
         ("define host {\nhost_name a\n", "g.cfg:1: define host: not translated: never closed (missing })"),
         ("host_name a\n", "g.cfg:1: host_name a: not translated: unexpected statement outside a definition"),
-        ("define host {\ndefine host {\n}\n", "g.cfg:2: definition: not translated: starts before the previous one closed"),
+        ("define host {\ndefine host {\n}\n", "g.cfg:2: definition: not translated: starts before the previous one closed"),  # noqa: E501
     ],
     ids=["unknown-type", "unclosed", "stray-directive", "nested-define"],
 )  # fmt: skip

@@ -15,6 +15,8 @@ import yaml
 
 from watchd.migrate.model import Check, Migration
 
+# What YAML does not allow unescaped, or folds as a line break (JSON escapes the C0 controls already).
+_UNPRINTABLE = re.compile("[\x7f-\x9f\u2028\u2029\ud800-\udfff\ufffe\uffff]")
 _PLAIN = re.compile(r"^[A-Za-z0-9_/$-][A-Za-z0-9_./@$+=:%-]*$")
 
 
@@ -33,7 +35,12 @@ def scalar(value: object) -> str:
                 return text
         except yaml.YAMLError:
             pass
-    return json.dumps(text, ensure_ascii=False)
+    return _UNPRINTABLE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", json.dumps(text, ensure_ascii=False))
+
+
+def comment(text: object) -> str:
+    """Text for a `#` comment: one line whatever the source held."""
+    return re.sub(r"[\r\n\x85\u2028\u2029]+", " ", str(text))
 
 
 def flow(items: tuple[str, ...] | list[str]) -> str:
@@ -70,7 +77,7 @@ def render(m: Migration, command: str, full: bool = False, timezone: str = "UTC"
         out += [f"# {line}" if line else "#" for line in main]
     if skipped or any(not f.skipped for f in m.findings):
         out += ["", "# --- not translated (and notes) ---"]
-        out += [f"# {f}" for f in m.findings]
+        out += [f"# {comment(f)}" for f in m.findings]
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -79,7 +86,7 @@ def _main_sections(m: Migration, timezone: str) -> list[str]:
     if m.contacts:
         out.append("contacts:")
         for c in m.contacts:
-            out.append(f"  # from {c.origin}")
+            out.append(f"  # from {comment(c.origin)}")
             out.append(f"  {scalar(c.name)}:")
             out.append("    kind: oncall")
             if c.display_name:
@@ -89,7 +96,9 @@ def _main_sections(m: Migration, timezone: str) -> list[str]:
     if m.calendars:
         out += ["incidents:", "  calendars:  # usable as an SLA clock: incidents.targets.P1.clock: NAME"]
         for cal in m.calendars:
-            out.append(f"    # from {cal.origin}" + (f"; {cal.comment}" if cal.comment else ""))
+            out.append(
+                f"    # from {comment(cal.origin)}" + (f"; {comment(cal.comment)}" if cal.comment else "")
+            )
             out.append(f"    {scalar(cal.name)}:")
             out.append(f"      timezone: {scalar(timezone)}")
             out.append(f"      days: {flow(cal.days)}")
@@ -112,7 +121,7 @@ def _macros(m: Migration) -> list[str]:
     out = ["macros:"]
     for name in sorted(m.macros):
         mac = m.macros[name]
-        out.append(f"  # {mac.comment or 'from'} ({mac.origin})")
+        out.append(f"  # {comment(mac.comment or 'from')} ({comment(mac.origin)})")
         out.append(f"  {name}: {scalar(mac.value)}")
     return [*out, ""]
 
@@ -127,8 +136,10 @@ def _checks(m: Migration, live_notify: bool) -> list[str]:
 
 
 def _check(c: Check, live_notify: bool) -> list[str]:
-    out = [f"  # from {c.origin}: {c.comments[0]}" if c.comments else f"  # from {c.origin}"]
-    out += [f"  # {line}" for line in c.comments[1:]]
+    out = [
+        f"  # from {comment(c.origin)}: {comment(c.comments[0])}" if c.comments else f"  # from {c.origin}"
+    ]
+    out += [f"  # {comment(line)}" for line in c.comments[1:]]
     out.append(f"  {scalar(c.name)}:")
     out.append(f"    command: {flow(c.command)}")
     if c.description:
