@@ -8,6 +8,7 @@ watchd.yaml with all of them live. Either way each check says where it came from
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 
@@ -17,25 +18,38 @@ from watchd.migrate.model import Check, Migration
 
 # What YAML does not allow unescaped, or folds as a line break (JSON escapes the C0 controls already).
 _UNPRINTABLE = re.compile("[\x7f-\x9f\u2028\u2029\ud800-\udfff\ufffe\uffff]")
+# Plain scalars that cannot be anything but a string once the resolver says "str": no indicator first,
+# no blanks, no flow characters, `:` only inside (and never in a flow list).
+_SAFE_BLOCK = re.compile(r"^(?:[A-Za-z0-9_/$]|-[A-Za-z0-9_/$-])[A-Za-z0-9_./@$+=%-]*(?::[A-Za-z0-9_./@$+=%-]+)*$")
+_SAFE_FLOW = re.compile(r"^(?:[A-Za-z0-9_/$]|-[A-Za-z0-9_/$-])[A-Za-z0-9_./@$+=%-]*$")
+_RESOLVER = yaml.resolver.Resolver()
+_STR = "tag:yaml.org,2002:str"
 _PLAIN = re.compile(r"^[A-Za-z0-9_/$-][A-Za-z0-9_./@$+=:%-]*$")
 
 
-def scalar(value: object) -> str:
-    """A YAML scalar that reads back as `value`: plain where that is unambiguous, else double-quoted."""
+def scalar(value: object, flow: bool = False) -> str:
+    """A YAML scalar that reads back as `value`: plain where that is unambiguous, else double-quoted.
+    `flow`: for an item of a `[...]` list, where `:` is not safe unquoted."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
         return f"{value:g}" if isinstance(value, float) else str(value)
     text = str(value)
-    if _PLAIN.match(text):
-        try:
-            if yaml.safe_load(f"k: [{text}]") == {"k": [text]} and yaml.safe_load(f"{text}: k") == {
-                text: "k"
-            }:
-                return text
-        except yaml.YAMLError:
-            pass
+    safe = _SAFE_FLOW if flow else _SAFE_BLOCK
+    if safe.match(text) and _RESOLVER.resolve(yaml.ScalarNode, text, (True, False)) == _STR:
+        return text
+    if _PLAIN.match(text) and _reads_back(text):
+        return text
     return _UNPRINTABLE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", json.dumps(text, ensure_ascii=False))
+
+
+@functools.lru_cache(maxsize=4096)
+def _reads_back(text: str) -> bool:
+    """The slow, sure test for the plain forms the fast patterns do not cover."""
+    try:
+        return yaml.safe_load(f"k: [{text}]") == {"k": [text]} and yaml.safe_load(f"{text}: k") == {text: "k"}
+    except yaml.YAMLError:
+        return False
 
 
 def comment(text: object) -> str:
@@ -44,7 +58,7 @@ def comment(text: object) -> str:
 
 
 def flow(items: tuple[str, ...] | list[str]) -> str:
-    return "[" + ", ".join(scalar(i) for i in items) + "]"
+    return "[" + ", ".join(scalar(i, flow=True) for i in items) + "]"
 
 
 def duration(seconds: float) -> str:
