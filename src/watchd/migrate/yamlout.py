@@ -20,8 +20,9 @@ from watchd.migrate.model import Check, Migration
 _UNPRINTABLE = re.compile("[\x7f-\x9f\u2028\u2029\ud800-\udfff\ufffe\uffff]")
 # Plain scalars that cannot be anything but a string once the resolver says "str": no indicator first,
 # no blanks, no flow characters, `:` only inside (and never in a flow list).
-_SAFE_BLOCK = re.compile(r"^(?:[A-Za-z0-9_/$]|-[A-Za-z0-9_/$-])[A-Za-z0-9_./@$+=%-]*(?::[A-Za-z0-9_./@$+=%-]+)*$")
-_SAFE_FLOW = re.compile(r"^(?:[A-Za-z0-9_/$]|-[A-Za-z0-9_/$-])[A-Za-z0-9_./@$+=%-]*$")
+_WORD = r"^(?:[A-Za-z0-9_/$]|-[A-Za-z0-9_/$-])[A-Za-z0-9_./@$+=%-]*"
+_SAFE_BLOCK = re.compile(_WORD + r"(?::[A-Za-z0-9_./@$+=%-]+)*$")
+_SAFE_FLOW = re.compile(_WORD + "$")
 _RESOLVER = yaml.resolver.Resolver()
 _STR = "tag:yaml.org,2002:str"
 _PLAIN = re.compile(r"^[A-Za-z0-9_/$-][A-Za-z0-9_./@$+=:%-]*$")
