@@ -13,13 +13,13 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from watchd.config import DEFAULT_PLUGIN_DIRS
 from watchd.migrate.commandline import NeedsShell, literal, ref, split
 from watchd.migrate.model import Check, ContactOut, Macro, Migration, Origin
 from watchd.migrate.nagios_macros import STANDARD, Untranslatable, expand, split_check_command
 from watchd.migrate.nagios_objects import Obj, Objects, ServiceInstance, expand_hosts
 from watchd.migrate.timeperiods import translate_period
 
-PLUGIN_DIRS = ("/usr/lib/nagios/plugins", "/usr/lib/monitoring-plugins", "/usr/local/lib/watchd/checks")
 _USER = re.compile(r"^USER(\d{1,3})$")
 _ARG = re.compile(r"^ARG(\d{1,2})$")
 _CHECK_NAME = re.compile(r"[^a-z0-9_.-]+")
@@ -501,7 +501,7 @@ class _Translator:
 def plugin_name(path: str) -> str:
     """A plugin in a directory watchd searches anyway is named bare, so plugin_dirs decides."""
     head, _, tail = path.rpartition("/")
-    return tail if head in PLUGIN_DIRS and tail else path
+    return tail if head in DEFAULT_PLUGIN_DIRS and tail else path
 
 
 def _items(text: str | None) -> list[str]:
