@@ -37,18 +37,25 @@ def scalar(value: object, flow: bool = False) -> str:
         return f"{value:g}" if isinstance(value, float) else str(value)
     text = str(value)
     safe = _SAFE_FLOW if flow else _SAFE_BLOCK
-    if safe.match(text) and _RESOLVER.resolve(yaml.ScalarNode, text, (True, False)) == _STR:
+    if safe.match(text) and _implicit_tag(text) == _STR:
         return text
     if _PLAIN.match(text) and _reads_back(text):
         return text
     return _UNPRINTABLE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", json.dumps(text, ensure_ascii=False))
 
 
+def _implicit_tag(text: str) -> str:
+    """The type YAML gives this text written plain (str, int, bool, null, ...)."""
+    return str(_RESOLVER.resolve(yaml.ScalarNode, text, (True, False)))  # type: ignore[no-untyped-call]
+
+
 @functools.lru_cache(maxsize=4096)
 def _reads_back(text: str) -> bool:
     """The slow, sure test for the plain forms the fast patterns do not cover."""
     try:
-        return yaml.safe_load(f"k: [{text}]") == {"k": [text]} and yaml.safe_load(f"{text}: k") == {text: "k"}
+        return bool(
+            yaml.safe_load(f"k: [{text}]") == {"k": [text]} and yaml.safe_load(f"{text}: k") == {text: "k"}
+        )
     except yaml.YAMLError:
         return False
 
