@@ -287,13 +287,14 @@ LIVE = [  # a live system: a tmpfs root, two more tmpfs mounts and the boot medi
 @pytest.mark.parametrize(
     ("mounts", "wanted", "exclude", "chosen"),
     [
-        pytest.param(CONTAINER, (), DEFAULT_EXCLUDE, ["/", "/data", "/etc/hosts"], id="container-overlay-root"),
+        pytest.param(CONTAINER, (), DEFAULT_EXCLUDE, ["/", "/data", "/etc/hosts"],
+                     id="container-overlay-root"),
         pytest.param(CHROOT, (), DEFAULT_EXCLUDE, ["/"], id="chroot-unlisted-root"),
         pytest.param(CHROOT, ("/",), DEFAULT_EXCLUDE, ["/"], id="chroot-root-named"),
         pytest.param(LIVE, (), DEFAULT_EXCLUDE, ["/", "/mnt/root-again"], id="tmpfs-root"),
         pytest.param(LIVE, (), frozenset(), ["/", "/run", "/tmp", "/run/live/medium", "/mnt/root-again"],
                      id="tmpfs-mounts-are-not-one-device"),
-        pytest.param(MOUNTS + [Mount("/mnt/again", "/dev/vda1", "ext4")], (), DEFAULT_EXCLUDE, ["/", "/srv"],
+        pytest.param([*MOUNTS, Mount("/mnt/again", "/dev/vda1", "ext4")], (), DEFAULT_EXCLUDE, ["/", "/srv"],
                      id="bind-of-the-root-device"),
     ],
 )  # fmt: skip
