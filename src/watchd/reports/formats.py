@@ -35,8 +35,8 @@ VERDICT_TEXT = {
 }
 RULES = (
     "Availability is up / (up + down) over the time measured from the period's start until {until}.",
-    "Verdict by the error budget of the whole period: MISSED once the downtime exceeds the allowed",
-    "downtime, or at its end below target; MET at its end on target; until then on track or AT RISK.",
+    "Verdict by the error budget of the whole period: missed once the downtime exceeds the allowed",
+    "downtime, or at its end below target; met at its end on target; until then on track or at risk.",
 )
 
 
@@ -48,7 +48,8 @@ def _target_text(label: str, r: Any) -> str:
 
 def _period(rep: av.Report) -> str:
     z = rep.timezone
-    return f"{local(rep.start, z)} - {local(rep.end, z)} ({described(z)})"
+    name = "" if described(z) == "UTC" else f" ({z})"  # the abbreviations name UTC already
+    return f"{local(rep.start, z)} - {local(rep.end, z)}{name}"
 
 
 def _until(rep: av.Report) -> str:
