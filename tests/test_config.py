@@ -213,3 +213,38 @@ def test_host_timezone(tmp_path: Path, link: str | None, timezone_file: str | No
     if timezone_file is not None:
         tzfile.write_text(timezone_file)
     assert config.host_timezone(str(localtime), str(tzfile)) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "last_line"),
+    [
+        pytest.param("checks:\n  a: {command: [/bin/true], interval: 0}\n", "1 error(s) in ", id="errors"),
+        pytest.param("checks:\n  a: {command: [/bin/true]}\n", "OK: 1 checks in 1 file(s)", id="ok"),
+    ],
+)
+def test_cli_validate_on_a_terminal(tmp_path: Path, watchd_cmd: list[str], text: str, last_line: str) -> None:
+    """On a terminal (stdout and stderr one pty) the summary is the last line and ends the output with
+    a newline, so the shell prompt starts on a line of its own."""
+    import os
+    import pty
+
+    cfg = write(tmp_path / "watchd.yaml", text)
+    primary, secondary = pty.openpty()
+    proc = subprocess.Popen(
+        [*watchd_cmd, "validate", "--config", str(cfg)], stdout=secondary, stderr=secondary, stdin=secondary
+    )
+    os.close(secondary)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(primary, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(primary)
+    proc.wait(timeout=30)
+    screen = out.decode()
+    assert screen.endswith("\r\n"), repr(screen)
+    assert screen.rstrip("\r\n").splitlines()[-1].startswith(last_line), repr(screen)
