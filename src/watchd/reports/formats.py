@@ -26,6 +26,15 @@ def _min(seconds: float | None) -> str:
     return "-" if seconds is None else f"{seconds / 60:.1f} min"
 
 
+def _span(seconds: float) -> str:
+    """A length of time people read at a glance: minutes, hours, then days."""
+    if seconds < 120 * 60:
+        return _min(seconds)
+    if seconds < 48 * 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
+
+
 VERDICT_TEXT = {
     sla.Verdict.MET: "MET",
     sla.Verdict.MISSED: "MISSED",
@@ -71,7 +80,7 @@ def format_text(rep: av.Report) -> str:
             "",
             f"{s.service.title} ({s.service.name}): {', '.join(s.service.checks)}",
             f"  availability   {_pct(a.availability):>12}   target {target} %"
-            f"   {VERDICT_TEXT[a.verdict(target)]}   (over {_min(a.measured_s)} measured)",
+            f"   {VERDICT_TEXT[a.verdict(target)]}   (over {_span(a.measured_s)} measured)",
             f"  downtime       {_min(a.down_s):>12}   allowed {_min(a.allowed_down_s(target))} in the whole"
             f" period   error budget left {_min(a.budget_left_s(target))}",
             f"  maintenance    {_min(a.excluded_s):>12}   not monitored {_min(a.unknown_s)}"
@@ -148,7 +157,7 @@ def format_html(rep: av.Report) -> str:
         rows = "".join(
             f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>"
             for k, v in (
-                ("Availability", f"{_pct(a.availability)} over {_min(a.measured_s)} measured"),
+                ("Availability", f"{_pct(a.availability)} over {_span(a.measured_s)} measured"),
                 ("Target", f"{target} %"),
                 ("Result", VERDICT_TEXT[verdict]),
                 ("Downtime", _min(a.down_s)),
