@@ -114,6 +114,7 @@ colour: blue
         ("checks:\n  a: {command: [/bin/true], flap_low: 50, flap_high: 10}\n", "must not exceed flap_high"),
         ("checks:\n  a: {command: [/bin/true], interval: soon}\n", "expected a duration"),
         ("log: {level: loud}\n", "log.level: expected one of debug, info, warning, error"),
+        ("timezone: Mars/Base\n", "timezone: unknown time zone 'Mars/Base'"),
     ],
     ids=[
         "not-mapping",
@@ -127,6 +128,7 @@ colour: blue
         "flap-order",
         "duration",
         "log-level",
+        "timezone",
     ],
 )
 def test_single_errors(tmp_path: Path, text: str, expected: str) -> None:
@@ -170,3 +172,79 @@ def test_cli_validate(tmp_path: Path, watchd_cmd: list[str]) -> None:
     proc = subprocess.run([*watchd_cmd, "validate", "--config", str(good)], capture_output=True, text=True)
     assert proc.returncode == 0
     assert proc.stdout.startswith("OK: 1 checks in 1 file(s)")
+
+
+def test_display_zone_reaches_every_rendering(tmp_path: Path) -> None:
+    """The top-level `timezone` is the API's (SLA months, status page) and every contact's default."""
+    path = write(
+        tmp_path / "watchd.yaml",
+        "timezone: America/New_York\ncontacts:\n  ops: {email: [ops@example.com]}\n"
+        "  tokyo: {email: [t@example.com], timezone: Asia/Tokyo}\n",
+    )
+    cfg = config.load(str(path))
+    assert (cfg.timezone, cfg.api.timezone) == ("America/New_York", "America/New_York")
+    assert cfg.contacts["ops"].timezone == "America/New_York"
+    assert cfg.contacts["tokyo"].timezone == "Asia/Tokyo"
+
+
+def test_display_zone_defaults_to_the_hosts(tmp_path: Path) -> None:
+    """Without `timezone`, the host's zone (as host_timezone() reads it) is used everywhere."""
+    cfg = config.load(str(write(tmp_path / "watchd.yaml", "contacts:\n  ops: {email: [o@example.com]}\n")))
+    assert cfg.timezone == config.host_timezone()
+    assert (cfg.api.timezone, cfg.contacts["ops"].timezone) == (cfg.timezone, cfg.timezone)
+
+
+@pytest.mark.parametrize(
+    ("link", "timezone_file", "expected"),
+    [
+        pytest.param("/usr/share/zoneinfo/Europe/Berlin", None, "Europe/Berlin", id="localtime-link"),
+        pytest.param("/usr/share/zoneinfo/posix/Asia/Tokyo", None, "Asia/Tokyo", id="posix-link"),
+        pytest.param(None, "America/New_York\n", "America/New_York", id="debian-timezone-file"),
+        pytest.param("/usr/share/zoneinfo/Etc/UTC", "Europe/Berlin\n", "Etc/UTC", id="link-wins"),
+        pytest.param(None, "Mars/Base\n", "UTC", id="unknown-name"),
+        pytest.param(None, None, "UTC", id="nothing"),
+    ],
+)
+def test_host_timezone(tmp_path: Path, link: str | None, timezone_file: str | None, expected: str) -> None:
+    """The host's zone comes from the /etc/localtime link, else /etc/timezone, else UTC."""
+    localtime, tzfile = tmp_path / "localtime", tmp_path / "timezone"
+    if link is not None:
+        localtime.symlink_to(link)
+    if timezone_file is not None:
+        tzfile.write_text(timezone_file)
+    assert config.host_timezone(str(localtime), str(tzfile)) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "last_line"),
+    [
+        pytest.param("checks:\n  a: {command: [/bin/true], interval: 0}\n", "1 error(s) in ", id="errors"),
+        pytest.param("checks:\n  a: {command: [/bin/true]}\n", "OK: 1 checks in 1 file(s)", id="ok"),
+    ],
+)
+def test_cli_validate_on_a_terminal(tmp_path: Path, watchd_cmd: list[str], text: str, last_line: str) -> None:
+    """On a terminal (stdout and stderr one pty) the summary is the last line and ends the output with
+    a newline, so the shell prompt starts on a line of its own."""
+    import os
+    import pty
+
+    cfg = write(tmp_path / "watchd.yaml", text)
+    primary, secondary = pty.openpty()
+    proc = subprocess.Popen(
+        [*watchd_cmd, "validate", "--config", str(cfg)], stdout=secondary, stderr=secondary, stdin=secondary
+    )
+    os.close(secondary)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(primary, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(primary)
+    proc.wait(timeout=30)
+    screen = out.decode()
+    assert screen.endswith("\r\n"), repr(screen)
+    assert screen.rstrip("\r\n").splitlines()[-1].startswith(last_line), repr(screen)

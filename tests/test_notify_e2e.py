@@ -282,6 +282,7 @@ class Site:
         self.cfg.write_text(f"""
 host: web01
 data_dir: {root / "data"}
+timezone: Europe/Berlin  # the display zone: every contact's unless it sets its own
 api: {{enabled: false}}
 log: {{level: info, format: json}}
 scheduler: {{followup_interval: 1s}}
@@ -518,6 +519,7 @@ async def test_problem_and_recovery_reach_the_right_people_once(
     assert problem.text.startswith("PROBLEM: shop on web01 is CRITICAL\n\nSummary:    SHOP code 2\n")
     assert "Priority:   P2 (impact high, urgency medium)\n" in problem.text
     assert f"Ticket:     {KEY}\n" in problem.text
+    assert re.search(r"Opened:     \d{4}-\d\d-\d\d \d\d:\d\d CES?T\n", problem.text), problem.text
     assert problem.text.endswith(f"Incident:   {KEY}")
     assert recovery.subject == "[P2] RECOVERED: shop on web01 is OK"
     assert recovery.text.startswith("RECOVERED: shop on web01 is OK\n\nSummary:    SHOP code 0\n")

@@ -27,7 +27,7 @@ def test_defaults() -> None:
     assert cfg == ApiConfig()
     assert (cfg.listen, cfg.port, cfg.unix_socket, cfg.status_page) == ("127.0.0.1", 8765, None, True)
     assert cfg.down_states == frozenset({State.CRITICAL, State.UNKNOWN})
-    assert cfg.timezone == "Europe/Berlin"
+    assert cfg.timezone == "UTC"  # the display zone is the top-level `timezone` (tests/test_config.py)
     assert cfg.writes_configured is False
     assert cfg.token() is None
 
@@ -42,7 +42,7 @@ port: 9000
 unix_socket: run/api.sock
 token_file: secrets/api-token
 status_page: {enabled: false, title: Example status}
-sla: {timezone: UTC, down_states: [critical]}
+sla: {down_states: [critical]}
 services:
   shop: {title: Web shop, checks: [web, db], target: 99.95, description: Our shop}
   db: {checks: db}
@@ -53,7 +53,7 @@ services:
     assert (cfg.listen, cfg.port) == ("0.0.0.0", 9000)
     assert cfg.unix_socket == "/etc/watchd/run/api.sock"
     assert cfg.token_file == "/etc/watchd/secrets/api-token"
-    assert (cfg.status_page, cfg.title, cfg.timezone) == (False, "Example status", "UTC")
+    assert (cfg.status_page, cfg.title) == (False, "Example status")
     assert cfg.down_states == frozenset({State.CRITICAL})
     assert cfg.services == {
         "shop": ServiceConfig("shop", "Web shop", ("web", "db"), 99.95, "Our shop"),
@@ -70,7 +70,8 @@ services:
         pytest.param(
             {"listen": ""}, "api.listen: empty listen address needs a unix_socket", id="no-listener"
         ),
-        pytest.param({"sla": {"timezone": "Mars/Base"}}, "api.sla.timezone: unknown time zone", id="tz"),
+        pytest.param({"sla": {"timezone": "UTC"}}, "api.sla.timezone: moved: set the top-level `timezone`",
+                     id="tz-moved"),
         pytest.param({"sla": {"down_states": ["ok"]}}, "api.sla.down_states: OK cannot count", id="ok-down"),
         pytest.param({"sla": {"down_states": ["bad"]}}, "api.sla.down_states: not a state", id="bad-state"),
         pytest.param({"status_page": {"colour": 1}}, "api.status_page.colour: unknown key", id="unknown"),

@@ -246,6 +246,35 @@ def test_running_month_counts_only_elapsed_time() -> None:
     assert a.allowed_down_s(99.9) == pytest.approx(43.2 * MIN)
 
 
+MINUTES_IN = [(t("2026-11-20 10:00"), t("2026-11-20 10:10"))]  # monitoring started ten minutes ago
+
+
+@pytest.mark.parametrize(
+    ("down", "monitored", "now", "verdict"),
+    [
+        pytest.param([(t("2026-11-20 10:01"), t("2026-11-20 10:09"))], MINUTES_IN, t("2026-11-20 10:10"),
+                     sla.Verdict.AT_RISK, id="minutes-of-data-mostly-down-is-at-risk"),
+        pytest.param([], MINUTES_IN, t("2026-11-20 10:10"), sla.Verdict.ON_TRACK, id="minutes-all-up"),
+        pytest.param([(t("2026-11-03 02:00"), t("2026-11-03 02:10"))], ALWAYS, t("2026-11-16 00:00"),
+                     sla.Verdict.ON_TRACK, id="mid-month-within-budget"),
+        pytest.param([(t("2026-11-03 02:00"), t("2026-11-03 02:43"))], ALWAYS, t("2026-11-03 03:00"),
+                     sla.Verdict.AT_RISK, id="43-min-spent-early-still-open"),
+        pytest.param([(t("2026-11-03 02:00"), t("2026-11-03 02:44"))], ALWAYS, t("2026-11-03 03:00"),
+                     sla.Verdict.MISSED, id="budget-of-the-whole-month-spent"),
+        pytest.param([(t("2026-11-03 02:00"), t("2026-11-03 02:10"))], ALWAYS, AFTER,
+                     sla.Verdict.MET, id="complete-on-target"),
+        pytest.param([(t("2026-11-20 10:01"), t("2026-11-20 10:09"))], MINUTES_IN, AFTER,
+                     sla.Verdict.MISSED, id="complete-below-target-on-little-data"),
+        pytest.param([], [], t("2026-11-16 00:00"), sla.Verdict.NO_DATA, id="never-measured"),
+    ],
+)  # fmt: skip
+def test_verdict_by_the_whole_periods_budget(
+    down: list[sla.Interval], monitored: list[sla.Interval], now: float, verdict: sla.Verdict
+) -> None:
+    """Missed only once the whole month's budget is spent or the month is over below target."""
+    assert sla.account(down, [], monitored, *NOV, now).verdict(99.9) is verdict
+
+
 def test_future_maintenance_reduces_agreed_time_but_not_elapsed_figures() -> None:
     """Maintenance already planned later in the month shrinks the agreed time only."""
     now = t("2026-11-16 00:00")

@@ -253,14 +253,14 @@ def cfg(tmp_path: Path, db_path: str, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setattr(cli_sla, "_now", lambda: NOW)
     path = tmp_path / "watchd.yaml"
     path.write_text(
-        f"host: web01\ndata_dir: {tmp_path / 'data'}\n"
+        f"host: web01\ndata_dir: {tmp_path / 'data'}\ntimezone: Europe/Berlin\n"
         "checks:\n  web: {command: [/bin/true], tags: [frontend]}\n  db: {command: [/bin/true]}\n"
     )
     return path
 
 
 def test_cli_json_for_one_check_in_berlin_time(cfg: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """Without an api section, months are Europe/Berlin: web's boundary outage is 90 minutes."""
+    """Months are in the display zone (Europe/Berlin here): web's boundary outage is 90 minutes."""
     code, out, _ = run_cli(cfg, "--month", "2026-11", "--check", "web", "--format", "json", capsys=capsys)
     assert code == 0
     doc = json.loads(out)
@@ -286,11 +286,11 @@ def test_cli_text(cfg: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The text report shows availability against target, budget, outages and incidents."""
     code, out, _ = run_cli(cfg, "--month", "2026-11", "--check", "web", capsys=capsys)
     assert code == 0
-    assert "SLA report 2026-11: 2026-11-01 00:00 - 2026-12-01 00:00 Europe/Berlin, complete" in out
+    assert "SLA report 2026-11: 2026-11-01 00:00 CET - 2026-12-01 00:00 CET (Europe/Berlin), complete" in out
     assert "target 99.9 %   MISSED" in out
-    assert "allowed 43.0 min" in out  # 99.9 % of 30 days less 3 h of maintenance
-    assert "2026-11-01 00:00 - 2026-11-01 01:30  90.0 min" in out
-    assert "#2 P2 web resolved, opened 2026-11-05 11:02: response 10.0 min / 60.0 min met" in out
+    assert "allowed 43.0 min in the whole period" in out  # 99.9 % of 30 days less 3 h of maintenance
+    assert "2026-11-01 00:00 CET - 2026-11-01 01:30 CET  90.0 min" in out
+    assert "#2 P2 web resolved, opened 2026-11-05 11:02 CET: response 10.0 min / 60.0 min met" in out
 
 
 def test_cli_csv(cfg: Path, capsys: pytest.CaptureFixture[str]) -> None:

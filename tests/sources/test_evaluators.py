@@ -259,6 +259,55 @@ def test_select_mounts(
     assert all(p.state is State.CRITICAL for p in missing)
 
 
+CONTAINER = [  # a Docker container: an overlay root, kernel interfaces, tmpfs and a bind-mounted volume
+    Mount("/", "overlay", "overlay"),
+    Mount("/proc", "proc", "proc"),
+    Mount("/dev", "tmpfs", "tmpfs"),
+    Mount("/dev/shm", "shm", "tmpfs"),
+    Mount("/sys/fs/cgroup", "cgroup", "cgroup2"),
+    Mount("/data", "/dev/vdb", "ext4"),
+    Mount("/etc/hosts", "/dev/vda1", "ext4"),
+    Mount("/etc/hostname", "/dev/vda1", "ext4"),  # bind mounts of one host filesystem
+]
+CHROOT = [  # a chroot: the mount table lists no entry for the root, only what is mounted inside it
+    Mount("/proc", "proc", "proc"),
+    Mount("/sys", "sysfs", "sysfs"),
+    Mount("/dev", "udev", "devtmpfs"),
+    Mount("/dev/shm", "shm", "tmpfs"),
+]
+LIVE = [  # a live system: a tmpfs root, two more tmpfs mounts and the boot medium
+    Mount("/", "tmpfs", "tmpfs"),
+    Mount("/run", "tmpfs", "tmpfs"),
+    Mount("/tmp", "tmpfs", "tmpfs"),
+    Mount("/run/live/medium", "/dev/sr0", "iso9660"),
+    Mount("/mnt/root-again", "/dev/vda1", "ext4"),
+]
+
+
+@pytest.mark.parametrize(
+    ("mounts", "wanted", "exclude", "chosen"),
+    [
+        pytest.param(CONTAINER, (), DEFAULT_EXCLUDE, ["/", "/data", "/etc/hosts"],
+                     id="container-overlay-root"),
+        pytest.param(CHROOT, (), DEFAULT_EXCLUDE, ["/"], id="chroot-unlisted-root"),
+        pytest.param(CHROOT, ("/",), DEFAULT_EXCLUDE, ["/"], id="chroot-root-named"),
+        pytest.param(LIVE, (), DEFAULT_EXCLUDE, ["/", "/mnt/root-again"], id="tmpfs-root"),
+        pytest.param(LIVE, (), frozenset(), ["/", "/run", "/tmp", "/run/live/medium", "/mnt/root-again"],
+                     id="tmpfs-mounts-are-not-one-device"),
+        pytest.param([*MOUNTS, Mount("/mnt/again", "/dev/vda1", "ext4")], (), DEFAULT_EXCLUDE, ["/", "/srv"],
+                     id="bind-of-the-root-device"),
+    ],
+)  # fmt: skip
+def test_select_mounts_root_always(
+    mounts: list[Mount], wanted: tuple[str, ...], exclude: frozenset[str], chosen: list[str]
+) -> None:
+    """The root filesystem is checked whatever its type and even when the mount table omits it."""
+    got, missing = select_mounts(mounts, wanted, exclude)
+    assert [m.mountpoint for m in got] == chosen
+    assert missing == []
+
+
+
 ROOT = DiskFigures("/", total=100 * GiB, free=20 * GiB, used=75 * GiB, files=1000, files_free=100)
 
 

@@ -45,6 +45,9 @@ WRITE_ERRORS = {
 SECURED: list[dict[str, list[str]]] = [{"bearer": []}]
 
 AVAIL_PROPS: dict[str, Any] = {
+    "from": {**TIME, "description": "start of the window the figures cover"},
+    "until": {**TIME, "description": "end of the part covered: now, or the window's end once over"},
+    "measured_minutes": {**NUM, "description": "up + down: the time the availability is over"},
     "availability_percent": {**NNUM, "description": "up / (up + down) over measured time"},
     "availability_min_percent": {**NNUM, "description": "as if unmonitored time had been down"},
     "downtime_minutes": NUM,
@@ -55,7 +58,12 @@ AVAIL_PROPS: dict[str, Any] = {
     "target_percent": NUM,
     "allowed_downtime_minutes": NUM,
     "error_budget_left_minutes": NUM,
-    "met": {"type": "boolean", "nullable": True},
+    "verdict": {
+        "type": "string",
+        "enum": ["met", "missed", "on_track", "at_risk", "no_data"],
+        "description": "missed once the whole window's budget is spent or at its end below target",
+    },
+    "met": {"type": "boolean", "nullable": True, "description": "null until decided (see verdict)"},
 }
 AVAIL_REQUIRED = [
     "availability_percent",
@@ -216,7 +224,7 @@ SERVICE_PROPS = {
         "type": "array",
         "items": obj({"name": STR, "title": STR, "state": NSTATE, "in_maintenance": BOOL}),
     },
-    "availability": obj({k: ref("Availability") for k in ("24h", "7d", "30d", "90d")}),
+    "availability": obj({k: ref("Availability") for k in ("24h", "7d", "30d", "90d", "month")}),
     "incidents": {
         "type": "array",
         "items": obj({"id": INT, "check": STR, "priority": STR, "opened_at": TIME, "acknowledged": BOOL}),

@@ -12,15 +12,15 @@ import math
 from dataclasses import dataclass, field
 from string import Template
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
 from watchd.api.app import Api, ApiError, api_of, iso, operation
 from watchd.api.schemas import STR, err
 from watchd.config.api import ServiceConfig
-from watchd.core import sla
+from watchd.core import sla, timefmt
 from watchd.core.model import CheckStatus, State
+from watchd.core.timefmt import described, local
 from watchd.reports import availability as av
 
 routes = web.RouteTableDef()
@@ -28,7 +28,8 @@ routes = web.RouteTableDef()
 BAR_DAYS = 90
 UPCOMING_DAYS = 14  # announced maintenance shown this far ahead
 PAGE_TTL = 10.0  # the public page is rendered at most this often: customers reload during outages
-WINDOWS = (("24h", 1), ("7d", 7), ("30d", 30), ("90d", 90))
+WINDOWS = (("24h", 1), ("7d", 7), ("30d", 30), ("90d", 90))  # rolling, ending now
+MONTH = "month"  # the calendar month so far, in the display zone: the SLA report's period
 STATE_TEXT = {
     "operational": "Operational",
     "degraded": "Degraded performance",
@@ -105,6 +106,7 @@ def overview(api: Api, now: float, days: int = BAR_DAYS, only: str | None = None
     db = daemon.store.db
     sts: dict[str, CheckStatus] = daemon.parts.state.statuses if daemon.parts is not None else {}
     bars = av.day_starts(now, days, cfg.timezone) if days else []
+    month = av.month_period(av.current_month(now, cfg.timezone), cfg.timezone)
     start = min([now - BAR_DAYS * av.DAY] + [a for _, a, _ in bars])
     coverage = av.Coverage.load(db, start, now + UPCOMING_DAYS * av.DAY, api.windows)
     mon = av.monitored(db, start, now, now, live=True)
@@ -118,6 +120,7 @@ def overview(api: Api, now: float, days: int = BAR_DAYS, only: str | None = None
         mine = {c: timelines[c] for c in svc.checks}
         acc = sla.service_accounting(mine, mon, start, now + 1.0, cfg.down_states)
         windows = {key: acc.account(now - n * av.DAY, now, now) for key, n in WINDOWS}
+        windows[MONTH] = acc.account(month[0], month[1], now)
         day_bars = []
         for d, a, b in bars:
             avail = acc.account(a, b, now)
@@ -221,7 +224,16 @@ def _minutes_text(seconds: float) -> str:
     m = seconds / 60.0
     if m < 120:
         return f"{m:.1f} min"
-    return f"{m / 60.0:.1f} h"
+    if m < 48 * 60:
+        return f"{m / 60.0:.1f} h"
+    return f"{m / 1440.0:.1f} days"
+
+
+def measured_note(a: sla.Availability) -> str:
+    """Says so when a figure covers less than its window (monitoring started recently, or gaps)."""
+    if a.availability is None or a.unknown_s < 60.0:
+        return ""
+    return f"over {_minutes_text(a.measured_s)} measured"
 
 
 def bar_title(b: DayBar) -> str:
@@ -237,10 +249,6 @@ def bar_title(b: DayBar) -> str:
     if a.unknown_s >= 60:
         parts.append(f"{_minutes_text(a.unknown_s)} not monitored")
     return " · ".join(parts)
-
-
-def _local(t: float, zone: ZoneInfo) -> str:
-    return dt.datetime.fromtimestamp(t, zone).strftime("%Y-%m-%d %H:%M %Z")
 
 
 e = html.escape
@@ -265,7 +273,9 @@ $maintenance
 <section class="services" aria-label="Services">
 $services
 </section>
-<footer>Updated $updated. Availability excludes announced maintenance. Page refreshes every minute.</footer>
+<footer>Updated $updated; times are $zone. Availability is the share of the measured time that was up, over
+the last 24 hours, 7, 30 and 90 days and over this month so far (as in the SLA report), excluding announced
+maintenance. Page refreshes every minute.</footer>
 </main>
 </body>
 </html>
@@ -310,10 +320,11 @@ section.notice ul{margin:0;padding-left:18px}
 .l-maintenance{background:var(--maint)}
 .axis{display:flex;justify-content:space-between;color:var(--muted);font-size:.8rem}
 .axis .narrow{display:none}
-.figures{display:grid;grid-template-columns:repeat(4,1fr);gap:8px;margin:12px 0 0}
+.figures{display:grid;grid-template-columns:repeat(5,1fr);gap:8px;margin:12px 0 0}
 .figures div{border-top:1px solid var(--line);padding-top:6px}
 .figures dt{color:var(--muted);font-size:.8rem}
 .figures dd{margin:0;font-weight:600;font-variant-numeric:tabular-nums}
+.figures dd.note{font-weight:400;color:var(--muted);font-size:.75rem}
 footer{color:var(--muted);font-size:.8rem;margin-top:24px}
 time{white-space:nowrap}
 @media (max-width:600px){
@@ -340,15 +351,15 @@ def overall_state(views: list[ServiceView]) -> str:
 
 
 def render(views: list[ServiceView], title: str, timezone: str, now: float) -> str:
-    zone = ZoneInfo(timezone)
-    services = "\n".join(_service_html(v) for v in views)
+    zone = timezone
+    services = "\n".join(_service_html(v, zone) for v in views)
     incidents = [(v, i) for v in views for i in v.incidents]
     inc_html = ""
     if incidents:
         items = "".join(
             f'<li data-incident="{i["id"]}">{e(v.service.title)}: '
             f"{'identified, being worked on' if i['acknowledged'] else 'investigating'} "
-            f"(since <time>{e(_local(i['opened_at'], zone))}</time>, {e(i['priority'])})</li>"
+            f"(since <time>{e(local(i['opened_at'], zone))}</time>, {e(i['priority'])})</li>"
             for v, i in incidents
         )
         inc_html = (
@@ -363,7 +374,7 @@ def render(views: list[ServiceView], title: str, timezone: str, now: float) -> s
     if maint:
         items = "".join(
             f"<li>{'<strong>Now:</strong> ' if a <= now < b else ''}"
-            f"<time>{e(_local(a, zone))}</time> – <time>{e(_local(b, zone))}</time>: {e(', '.join(titles))}"
+            f"<time>{e(local(a, zone))}</time> – <time>{e(local(b, zone))}</time>: {e(', '.join(titles))}"
             f"{': ' + e(comment) if comment else ''}</li>"
             for (a, b, comment), titles in sorted(maint.items())
         )
@@ -380,20 +391,30 @@ def render(views: list[ServiceView], title: str, timezone: str, now: float) -> s
         incidents=inc_html,
         maintenance=maint_html,
         services=services or "<p>No services configured.</p>",
-        updated=e(_local(now, zone)),
+        updated=e(local(now, zone)),
+        zone=e(described(zone)),
     )
 
 
-def _service_html(v: ServiceView) -> str:
+def _month_name(t: float, zone: str) -> str:
+    return dt.datetime.fromtimestamp(t, timefmt.zone(zone)).strftime("%B %Y")
+
+
+def _service_html(v: ServiceView, zone: str) -> str:
     bars = "".join(
         f'<span class="bar l-{b.level}" title="{e(bar_title(b))}" data-date="{b.date.isoformat()}"'
         f' data-availability="{_data_percent(b.availability.availability)}"></span>'
         for b in v.days
     )
+    labels = (("24h", "24 hours"), ("7d", "7 days"), ("30d", "30 days"), ("90d", "90 days"))
+    month = v.windows[MONTH]
+    month_label = f"{_month_name(month.start, zone)} so far" if not month.complete else "This month"
     figures = "".join(
         f'<div><dt>{e(label)}</dt><dd data-window="{key}">'
-        f"{percent_text(v.windows[key].availability)}</dd></div>"
-        for key, label in (("24h", "24 hours"), ("7d", "7 days"), ("30d", "30 days"), ("90d", "90 days"))
+        f"{percent_text(v.windows[key].availability)}</dd>"
+        + (f'<dd class="note">{e(note)}</dd>' if (note := measured_note(v.windows[key])) else "")
+        + "</div>"
+        for key, label in (*labels, (MONTH, month_label))
     )
     desc = f'<p class="desc">{e(v.service.description)}</p>\n' if v.service.description else ""
     return SERVICE.substitute(

@@ -23,7 +23,9 @@ def open_store(path: str) -> tuple[Config, Store]:
     cfg = load_config(path)
     if not os.path.exists(cfg.db_path):
         print(
-            f"no state yet ({cfg.db_path} does not exist): is watchd running with this config?",
+            f"watchd: no state yet ({cfg.db_path} does not exist): is watchd running with {cfg.files[0]}?"
+            "\n  (without data_dir the state is in $STATE_DIRECTORY, else /var/lib/watchd for root and"
+            " ~/.local/state/watchd for other users: run both as the same user)",
             file=sys.stderr,
         )
         raise SystemExit(1)

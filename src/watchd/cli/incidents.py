@@ -15,9 +15,11 @@ import time
 
 from watchd.cli.common import open_store
 from watchd.control import actions
-from watchd.delivery.tickets.text import iso
+from watchd.core.timefmt import local
 from watchd.store import Store
 from watchd.store import incidents as incident_store
+
+BY_AGREEMENT = "by agreement"  # a deadline that has no target
 
 
 def add_parser(sub: argparse._SubParsersAction, with_config) -> None:  # type: ignore[no-untyped-def,type-arg]
@@ -51,7 +53,8 @@ def _store(args: argparse.Namespace) -> Store:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    store = _store(args)
+    cfg, store = open_store(args.config)
+    zone = cfg.timezone
     status = None if args.status == "all" else args.status
     rows = incident_store.query(store.db, status=status, priority=args.priority, limit=500)
     if args.json:
@@ -61,7 +64,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         ack = f"acked by {i.acked_by}" if i.acked_at else ""
         print(
             f"#{i.id:<5} {i.status.value:<8} {i.priority} {i.check:<24} {i.state.name:<8} "
-            f"opened {iso(i.opened_at)}  respond by {iso(i.respond_by)}  {ack}"
+            f"opened {local(i.opened_at, zone)}  respond by {local(i.respond_by, zone, BY_AGREEMENT)}  {ack}"
         )
     if not rows:
         print("no incidents", file=sys.stderr)
@@ -69,7 +72,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    store = _store(args)
+    cfg, store = open_store(args.config)
+    zone = cfg.timezone
     inc = incident_store.get(store.db, args.id)
     if inc is None:
         print(f"no incident #{args.id}", file=sys.stderr)
@@ -93,12 +97,13 @@ def cmd_show(args: argparse.Namespace) -> int:
     print(f"Incident #{inc.id} ({inc.key}): {inc.status.value}, {inc.priority}")
     print(f"  {inc.host}/{inc.check} {inc.state.name}: {inc.summary}")
     print(
-        f"  opened {iso(inc.opened_at)}, respond by {iso(inc.respond_by)}, resolve by {iso(inc.resolve_by)}"
+        f"  opened {local(inc.opened_at, zone)}, respond by {local(inc.respond_by, zone, BY_AGREEMENT)},"
+        f" resolve by {local(inc.resolve_by, zone, BY_AGREEMENT)}"
     )
     if inc.acked_at:
-        print(f"  acknowledged by {inc.acked_by} at {iso(inc.acked_at)}")
+        print(f"  acknowledged by {inc.acked_by} at {local(inc.acked_at, zone)}")
     for e in events:
-        print(f"  {iso(e.at)}  {e.action:<8} {e.priority} {e.state.name:<8} {e.text}")
+        print(f"  {local(e.at, zone)}  {e.action:<8} {e.priority} {e.state.name:<8} {e.text}")
     for row, channel, kind, status, attempts, error, ref in deliveries:
         where = f"ticket {ref or '-'}"
         print(f"  delivery #{row} {channel} {kind}: {status} (attempts {attempts}) {where} {error or ''}")

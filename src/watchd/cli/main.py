@@ -15,11 +15,13 @@ from watchd import __version__
 from watchd import config as config_mod
 from watchd.cli import importer as cli_importer
 from watchd.cli import incidents as cli_incidents
+from watchd.cli import locate
 from watchd.cli import maintenance as cli_maintenance
 from watchd.cli import sla as cli_sla
 from watchd.cli.common import load_config, open_store
 from watchd.config import ConfigError
 from watchd.core.model import State
+from watchd.core.timefmt import described
 from watchd.runtime.logs import configure as configure_logging
 from watchd.sources.plugin import BASE_ENV, PluginSource, resolve_executable
 
@@ -30,7 +32,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    if hasattr(args, "config"):
+        args.config, args.config_how = _find_config(args.config)
     return int(args.func(args))
+
+
+def _find_config(explicit: str | None) -> tuple[str, str]:
+    """The one rule for every command (watchd.cli.locate); exit 1 naming every place looked at."""
+    try:
+        found = locate.find_config(
+            explicit, os.environ, config_mod.default_data_dir(), checkout=locate.checkout_config()
+        )
+    except locate.NoConfig as exc:
+        print(f"watchd: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
+    return found.path, found.how
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -44,8 +60,8 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument(
             "--config",
             "-c",
-            default=config_mod.default_config_path(),
-            help="main config file (default: $WATCHD_CONFIG or /etc/watchd/watchd.yaml)",
+            help="main config file (default: $WATCHD_CONFIG, else the running watchd's, else"
+            " /etc/watchd/watchd.yaml, else config/watchd.yaml of this source checkout)",
         )
 
     run = sub.add_parser("run", help="run the daemon in the foreground")
@@ -82,8 +98,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     configure_logging(cfg.log.level, cfg.log.format)
     daemon = Daemon(cfg, args.config)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(daemon.run_until_signalled())
+    try:
+        # The marker lets CLI commands without --config find this daemon's config (and store).
+        with locate.daemon_marker(cfg.data_dir, args.config), contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(daemon.run_until_signalled())
+    except locate.AlreadyRunning as exc:
+        print(f"watchd: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -118,7 +139,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem)
-        print(f"{len(exc.problems)} error(s)", file=sys.stderr)
+        sys.stdout.flush()  # the problems before the count, also where both streams share a terminal
+        print(f"{len(exc.problems)} error(s) in {args.config} ({args.config_how})", file=sys.stderr)
         return 1
     missing = [
         f"{c.name}: {c.command[0]}"
@@ -127,7 +149,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
     ]
     for m in missing:
         print(f"warning: plugin not found or not executable: {m}")
-    print(f"OK: {len(cfg.checks)} checks in {len(cfg.files)} file(s); state in {cfg.db_path}")
+    print(
+        f"OK: {len(cfg.checks)} checks in {len(cfg.files)} file(s) from {cfg.files[0]} ({args.config_how});"
+        f" state in {cfg.db_path}; times in {described(cfg.timezone)}"
+    )
     return 0
 
 

@@ -13,7 +13,7 @@ import time
 from watchd.cli.common import open_store
 from watchd.configkit import reader
 from watchd.control import actions
-from watchd.delivery.tickets.text import iso
+from watchd.core.timefmt import local
 from watchd.store import Store
 
 
@@ -121,7 +121,7 @@ def cmd_silence(args: argparse.Namespace) -> int:
     return _run(
         lambda: (
             f"silence #{actions.add_silence(store, args.check, now, ends, args.by, args.comment, now)}"
-            f" on {args.check} until {iso(ends)}"
+            f" on {args.check} until {local(ends, cfg.timezone)}"
         )
     )
 
@@ -138,13 +138,13 @@ def cmd_downtime_add(args: argparse.Namespace) -> int:
 
     def add() -> str:
         i = actions.add_downtime(store, scope, target, start, end, args.by, args.comment, args.announce, now)
-        return f"downtime #{i} from {iso(start)} to {iso(end)}"
+        return f"downtime #{i} from {local(start, cfg.timezone)} to {local(end, cfg.timezone)}"
 
     return _run(add)
 
 
 def cmd_downtime_list(args: argparse.Namespace) -> int:
-    store = _store(args)
+    cfg, store = open_store(args.config)
     rows = store.db.execute(
         "SELECT id, scope, target, starts_at, ends_at, announce, comment, created_by FROM downtimes"
         " WHERE removed_at IS NULL AND ends_at > ? ORDER BY starts_at",
@@ -156,7 +156,8 @@ def cmd_downtime_list(args: argparse.Namespace) -> int:
         return 0
     for i, scope, target, s, e, announce, comment, by in rows:
         what = "host" if scope == "host" else f"{scope} {target}"
-        print(f"#{i:<4} {iso(s)} - {iso(e)}  {what:<20} {'announced ' if announce else ''}{comment} ({by})")
+        span = f"{local(s, cfg.timezone)} - {local(e, cfg.timezone)}"
+        print(f"#{i:<4} {span}  {what:<20} {'announced ' if announce else ''}{comment} ({by})")
     return 0
 
 

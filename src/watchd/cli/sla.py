@@ -22,7 +22,7 @@ def add_parser(sub: argparse._SubParsersAction, with_config) -> None:  # type: i
     ssub = p.add_subparsers(metavar="ACTION", required=True)
     rep = ssub.add_parser("report", help="availability, downtime, error budget and incidents for a month")
     with_config(rep)
-    rep.add_argument("--month", help="YYYY-MM in the SLA time zone (default: the current month)")
+    rep.add_argument("--month", help="YYYY-MM in the configured `timezone` (default: the current month)")
     who = rep.add_mutually_exclusive_group()
     who.add_argument("--service", help="one service (default: every service)")
     who.add_argument("--check", help="one check, as a service of its own")
@@ -33,9 +33,12 @@ def add_parser(sub: argparse._SubParsersAction, with_config) -> None:  # type: i
 
 def cmd_report(args: argparse.Namespace) -> int:
     from watchd.cli.common import open_store
+    from watchd.cli.locate import running_daemon
 
     cfg, store = open_store(args.config)
     api: ApiConfig = getattr(cfg, "api", None) or ApiConfig()
+    # While the daemon runs, its run reaches now, as on its status page: both show the same figures.
+    live = running_daemon(cfg.data_dir) is not None
     now = _now()
     month = args.month or av.current_month(now, api.timezone)
     try:
@@ -59,7 +62,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     try:
         report = av.build_report(
             store.db, api, cfg.checks, cfg.incidents.priority, start, end, now, month, services,
-            av.recurring_windows(lambda: cfg),
+            av.recurring_windows(lambda: cfg), live,
         )  # fmt: skip
     finally:
         store.close()

@@ -8,6 +8,7 @@ Unknown keys are errors. Defaults are documented in docs/configuration.md. The s
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import socket
@@ -28,7 +29,7 @@ from watchd.configkit.yamlfile import LineDict, load_yaml
 from watchd.core.errors import ConfigError, Problem
 from watchd.sources import BuildContext
 
-__all__ = ["CheckConfig", "Config", "ConfigError", "default_config_path", "default_data_dir", "load"]
+__all__ = ["CheckConfig", "Config", "ConfigError", "default_data_dir", "host_timezone", "load"]
 
 DEFAULT_PLUGIN_DIRS = (
     "/usr/lib/nagios/plugins",
@@ -39,8 +40,21 @@ DEFAULT_PLUGIN_DIRS = (
 _MERGED_SECTIONS = ("checks", "macros")
 
 
-def default_config_path() -> str:
-    return os.environ.get("WATCHD_CONFIG", "/etc/watchd/watchd.yaml")
+def host_timezone(localtime: str = "/etc/localtime", timezone_file: str = "/etc/timezone") -> str:
+    """The host's zone name, as `timedatectl` shows it: the target of the /etc/localtime link below
+    zoneinfo/, else Debian's /etc/timezone, else UTC. $TZ is not read: the daemon (under systemd)
+    and a user's shell must show the same zone."""
+    names: list[str] = []
+    with contextlib.suppress(OSError):
+        target = os.path.realpath(localtime)
+        if "/zoneinfo/" in target:
+            names.append(target.split("/zoneinfo/", 1)[1].removeprefix("posix/"))
+    with contextlib.suppress(OSError, UnicodeDecodeError), open(timezone_file, encoding="utf-8") as f:
+        names.append(f.read().strip())
+    for name in names:
+        with contextlib.suppress(ValueError):
+            return r.timezone(name)
+    return "UTC"
 
 
 def default_data_dir() -> str:
@@ -135,6 +149,9 @@ def _build(doc: Any, path: str, problems: list[Problem]) -> Config | None:
         return None
     config_dir = os.path.dirname(path)
     host = top.get("host", r.string, socket.gethostname())
+    # The one zone every time shown to people is in (CLI, SLA reports and months, status page, and
+    # contacts' notifications unless a contact sets its own).
+    zone = top.get("timezone", r.timezone, "") or host_timezone()
     data_dir = top.get("data_dir", r.string, "") or default_data_dir()
     data_dir = os.path.normpath(os.path.join(config_dir, os.path.expanduser(data_dir)))
     dirs = top.get("plugin_dirs", r.string_list, DEFAULT_PLUGIN_DIRS)
@@ -171,7 +188,7 @@ def _build(doc: Any, path: str, problems: list[Problem]) -> Config | None:
 
     incidents = read_incidents(top.child("incidents"))
     tickets = read_tickets(top.child("tickets"))
-    contacts = read_contacts(top.child("contacts"))
+    contacts = read_contacts(top.child("contacts"), zone)
     notify = read_notify(top.child("notify"), tuple(contacts), config_dir)
     maintenance = read_maintenance(top.child("maintenance"), tuple(contacts))
     if maintenance.calendar not in incidents.priority.calendars:
@@ -198,7 +215,7 @@ def _build(doc: Any, path: str, problems: list[Problem]) -> Config | None:
     for name, contact in contacts.items():
         if contact.mqtt and mqtt is None:
             top.problem(f"contacts.{name}.mqtt", "needs the mqtt section (the bus it is published on)")
-    api = read_api(top.child("api"), checks=tuple(checks))
+    api = read_api(top.child("api"), checks=tuple(checks), timezone=zone)
     icinga2 = read_icinga2(top.child("icinga2"), config_dir, host)
     if icinga2 is not None and icinga2.host_check is not None and icinga2.host_check not in checks:
         top.child("icinga2").problem("host_check", f"unknown check {icinga2.host_check!r}")
@@ -206,7 +223,7 @@ def _build(doc: Any, path: str, problems: list[Problem]) -> Config | None:
     return Config(
         host=host, data_dir=data_dir, plugin_dirs=plugin_dirs, log=log, scheduler=scheduler, checks=checks,
         incidents=incidents, tickets=tickets, contacts=contacts, notify=notify, maintenance=maintenance,
-        mqtt=mqtt, api=api, icinga2=icinga2,
+        mqtt=mqtt, api=api, icinga2=icinga2, timezone=zone,
     )  # fmt: skip
 
 

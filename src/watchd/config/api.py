@@ -7,7 +7,7 @@ api:
   unix_socket: /run/watchd/api.sock
   token_file: api-token      # bearer token for writes; relative to the config file
   status_page: {enabled: true, title: "Example Hosting status"}
-  sla: {timezone: Europe/Berlin, down_states: [CRITICAL, UNKNOWN]}
+  sla: {down_states: [CRITICAL, UNKNOWN]}   # months and days are in the top-level `timezone`
   services:
     shop: {title: Web shop, checks: [shop_http, shop_db], target: 99.9}
 ```
@@ -55,7 +55,7 @@ class ApiConfig:
     token_env: str | None = None
     status_page: bool = True
     title: str = "Service status"
-    timezone: str = "Europe/Berlin"  # SLA months and status page days
+    timezone: str = "UTC"  # the display zone (top-level `timezone`): SLA months, status page days
     down_states: frozenset[State] = DEFAULT_DOWN_STATES
     services: Mapping[str, ServiceConfig] = field(default_factory=dict)
 
@@ -83,8 +83,9 @@ class ApiConfig:
         return value
 
 
-def read_api(rd: r.Reader, checks: Collection[str] | None = None) -> ApiConfig:
-    """Read the `api` section; with `checks`, service members must be configured checks."""
+def read_api(rd: r.Reader, checks: Collection[str] | None = None, timezone: str = "UTC") -> ApiConfig:
+    """Read the `api` section; with `checks`, service members must be configured checks. `timezone`
+    is the display zone (the top-level key)."""
     d = ApiConfig()
     base = os.path.dirname(os.path.abspath(rd.file)) if rd.file not in ("", "?") else os.getcwd()
     token_file = rd.get("token_file", r.string, "") or None
@@ -110,7 +111,9 @@ def read_api(rd: r.Reader, checks: Collection[str] | None = None) -> ApiConfig:
     sp_rd.finish()
 
     sla_rd = rd.child("sla")
-    timezone = sla_rd.get("timezone", r.timezone, d.timezone)
+    if sla_rd.has("timezone"):
+        sla_rd.mark_read("timezone")
+        sla_rd.problem("timezone", "moved: set the top-level `timezone` (one zone for every time shown)")
     down_states = sla_rd.get("down_states", _states, d.down_states)
     sla_rd.finish()
 

@@ -80,6 +80,7 @@ class Config:
     api: ApiConfig = field(default_factory=ApiConfig)
     icinga2: Icinga2Settings | None = None
     files: tuple[str, ...] = ()
+    timezone: str = "UTC"  # the display zone (top-level `timezone`, default the host's zone)
 
     @property
     def db_path(self) -> str:

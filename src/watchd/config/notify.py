@@ -40,7 +40,8 @@ class MaintenanceConfig:
     horizon: float = 30 * 86400.0  # how far ahead announcements are planned
 
 
-def read_contacts(rd: r.Reader) -> dict[str, Contact]:
+def read_contacts(rd: r.Reader, timezone: str = "UTC") -> dict[str, Contact]:
+    """Contacts; one without `timezone` is told times in the display zone (`timezone`)."""
     contacts: dict[str, Contact] = {}
     for name in rd.names():
         c = rd.child(name)
@@ -53,7 +54,7 @@ def read_contacts(rd: r.Reader) -> dict[str, Contact]:
             kind=c.get("kind", r.one_of("customer", "oncall"), "oncall"),
             display_name=c.get("name", r.string, ""),
             language=c.get("language", r.one_of(*LANGUAGES), "en"),
-            timezone=c.get("timezone", r.timezone, "Europe/Berlin"),
+            timezone=c.get("timezone", r.timezone, timezone),
             email=c.get("email", r.string_list, ()),
             webhook_url=url,
             webhook_format=fmt,

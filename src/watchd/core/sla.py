@@ -12,6 +12,12 @@ availability = up / (up + down): over the time that was measured; `availability_
 + unknown) is the floor if every unknown second had been down. The agreed service time is the whole
 period minus maintenance; the allowed downtime is (1 - target) of it (99.9 % of 30 days: 43.2 min).
 
+The verdict weighs the downtime against the error budget of the **whole** period, so a few bad
+minutes early in a month do not call it missed: **missed** once the downtime exceeds the allowed
+downtime of the whole period (the month cannot recover), or when the period is over below target;
+**met** when it is over at or above target; until then **on track** (availability so far at or
+above target) or **at risk** (below target so far, budget not spent yet).
+
 A service is a group of checks: it is down while any member is down outside that member's own
 maintenance, and excluded only while every member is in maintenance (or a window covers the service).
 """
@@ -146,6 +152,16 @@ def down_intervals(
 # -- accounting -------------------------------------------------------------------------------------
 
 
+class Verdict(enum.Enum):
+    """A period's standing against its target (module docstring)."""
+
+    MET = "met"
+    MISSED = "missed"
+    ON_TRACK = "on_track"
+    AT_RISK = "at_risk"
+    NO_DATA = "no_data"
+
+
 @dataclass(frozen=True, slots=True)
 class Availability:
     """How the seconds of one period were spent (see the module docstring for the rules)."""
@@ -183,8 +199,30 @@ class Availability:
         return self.allowed_down_s(target_percent) - self.down_s
 
     def met(self, target_percent: float) -> bool | None:
+        """Whether the availability measured so far reaches the target (None: nothing measured)."""
         a = self.availability
         return None if a is None else a * 100.0 >= target_percent - 1e-9
+
+    @property
+    def complete(self) -> bool:
+        """The whole period has elapsed."""
+        return self.elapsed_s >= self.end - self.start
+
+    @property
+    def until(self) -> float:
+        """The end of the part the figures cover: `now`, or the period's end once it is over."""
+        return self.start + self.elapsed_s
+
+    def verdict(self, target_percent: float) -> Verdict:
+        """Missed once the whole period's budget is spent or when it ends below target (see above)."""
+        if self.down_s > self.allowed_down_s(target_percent) + 1e-6:
+            return Verdict.MISSED
+        met = self.met(target_percent)
+        if met is None:
+            return Verdict.NO_DATA
+        if self.complete:
+            return Verdict.MET if met else Verdict.MISSED
+        return Verdict.ON_TRACK if met else Verdict.AT_RISK
 
 
 def window(intervals: Sequence[Interval], start: float, end: float) -> list[Interval]:

@@ -331,8 +331,16 @@ def _percent(r: float | None) -> float | None:
     return None if r is None else round(r * 100.0, 4)
 
 
+FINAL = {sla.Verdict.MET: True, sla.Verdict.MISSED: False}
+
+
 def availability_dict(a: sla.Availability, target: float | None = None) -> dict[str, Any]:
+    """The figures of one window [from, until); with a target, its verdict (`met` is true or false
+    only once decided: met at the end, or missed; null while on track or at risk)."""
     d: dict[str, Any] = {
+        "from": iso(a.start),
+        "until": iso(a.until),
+        "measured_minutes": _minutes(a.measured_s),
         "availability_percent": _percent(a.availability),
         "availability_min_percent": _percent(a.availability_min),
         "downtime_minutes": _minutes(a.down_s),
@@ -346,7 +354,8 @@ def availability_dict(a: sla.Availability, target: float | None = None) -> dict[
             target_percent=target,
             allowed_downtime_minutes=_minutes(a.allowed_down_s(target)),
             error_budget_left_minutes=_minutes(a.budget_left_s(target)),
-            met=a.met(target),
+            verdict=a.verdict(target).value,
+            met=FINAL.get(a.verdict(target)),
         )
     return d
 

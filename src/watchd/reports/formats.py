@@ -4,32 +4,49 @@ HTML. Pure: a `availability.Report` in, a string out; shared by `watchd sla repo
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import html
 import io
 import json
+import math
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from watchd.core import sla
+from watchd.core.timefmt import described, local
 from watchd.reports import availability as av
 
 
 def _pct(ratio: float | None) -> str:
-    return "-" if ratio is None else f"{ratio * 100:.3f} %"
+    """Floored to three decimals (as the status page floors to two), so 99.9996 % is not 100.000 %."""
+    if ratio is None:
+        return "-"
+    return f"{math.floor(ratio * 100.0 * 1000.0 + 1e-6) / 1000.0:.3f} %"
 
 
 def _min(seconds: float | None) -> str:
     return "-" if seconds is None else f"{seconds / 60:.1f} min"
 
 
-def _local(t: float | None, zone: ZoneInfo) -> str:
-    if t is None:
-        return "-"
-    return dt.datetime.fromtimestamp(t, zone).strftime("%Y-%m-%d %H:%M")
+def _span(seconds: float) -> str:
+    """A length of time people read at a glance: minutes, hours, then days."""
+    if seconds < 120 * 60:
+        return _min(seconds)
+    if seconds < 48 * 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
 
 
-def _verdict(met: bool | None) -> str:
-    return {True: "MET", False: "MISSED", None: "no data"}[met]
+VERDICT_TEXT = {
+    sla.Verdict.MET: "MET",
+    sla.Verdict.MISSED: "MISSED",
+    sla.Verdict.ON_TRACK: "on track",
+    sla.Verdict.AT_RISK: "AT RISK",
+    sla.Verdict.NO_DATA: "no data",
+}
+RULES = (
+    "Availability is up / (up + down) over the time measured from the period's start until {until}.",
+    "Verdict by the error budget of the whole period: missed once the downtime exceeds the allowed",
+    "downtime, or at its end below target; met at its end on target; until then on track or at risk.",
+)
 
 
 def _target_text(label: str, r: Any) -> str:
@@ -38,12 +55,22 @@ def _target_text(label: str, r: Any) -> str:
     return f"{label} {_min(r.taken_s)} / {_min(r.target_s)} {r.status.value}"
 
 
+def _period(rep: av.Report) -> str:
+    z = rep.timezone
+    name = "" if described(z) == "UTC" else f" ({z})"  # the abbreviations name UTC already
+    return f"{local(rep.start, z)} - {local(rep.end, z)}{name}"
+
+
+def _until(rep: av.Report) -> str:
+    return "its end" if rep.now >= rep.end else f"now ({local(rep.now, rep.timezone)})"
+
+
 def format_text(rep: av.Report) -> str:
-    zone = ZoneInfo(rep.timezone)
-    complete = "complete" if rep.now >= rep.end else f"so far (until {_local(rep.now, zone)})"
+    z = rep.timezone
+    complete = "complete" if rep.now >= rep.end else f"so far (until {local(rep.now, z)})"
     out = [
-        f"SLA report {rep.label}: {_local(rep.start, zone)} - {_local(rep.end, zone)} {rep.timezone},"
-        f" {complete}",
+        f"SLA report {rep.label}: {_period(rep)}, {complete}",
+        *(line.format(until=_until(rep)) for line in RULES),
         f"Down: hard {', '.join(sorted(s.name for s in rep.down_states))}. Maintenance is excluded; "
         "time without monitoring is reported apart.",
     ]
@@ -52,15 +79,16 @@ def format_text(rep: av.Report) -> str:
         out += [
             "",
             f"{s.service.title} ({s.service.name}): {', '.join(s.service.checks)}",
-            f"  availability   {_pct(a.availability):>12}   target {target} %   {_verdict(a.met(target))}",
-            f"  downtime       {_min(a.down_s):>12}   allowed {_min(a.allowed_down_s(target))}"
-            f"   error budget left {_min(a.budget_left_s(target))}",
+            f"  availability   {_pct(a.availability):>12}   target {target} %"
+            f"   {VERDICT_TEXT[a.verdict(target)]}   (over {_span(a.measured_s)} measured)",
+            f"  downtime       {_min(a.down_s):>12}   allowed {_min(a.allowed_down_s(target))} in the whole"
+            f" period   error budget left {_min(a.budget_left_s(target))}",
             f"  maintenance    {_min(a.excluded_s):>12}   not monitored {_min(a.unknown_s)}"
             f"   (availability if that was down: {_pct(a.availability_min)})",
         ]
         if a.outages:
             out.append("  outages:")
-            out += [f"    {_local(x, zone)} - {_local(y, zone)}  {_min(y - x)}" for x, y in a.outages]
+            out += [f"    {local(x, z)} - {local(y, z)}  {_min(y - x)}" for x, y in a.outages]
         if len(s.checks) > 1:
             out.append("  per check:")
             out += [
@@ -72,7 +100,7 @@ def format_text(rep: av.Report) -> str:
             for i in s.incidents:
                 out.append(
                     f"    #{i.times.id} {i.times.priority} {i.times.check} {i.status}, opened "
-                    f"{_local(i.times.opened_at, zone)}: {_target_text('response', i.response)}; "
+                    f"{local(i.times.opened_at, z)}: {_target_text('response', i.response)}; "
                     f"{_target_text('resolution', i.resolution)}"
                 )
     return "\n".join(out) + "\n"
@@ -83,9 +111,10 @@ def format_json(rep: av.Report) -> str:
 
 
 CSV_COLUMNS = (
-    "kind", "service", "name", "target_percent", "availability_percent", "availability_min_percent",
-    "downtime_minutes", "allowed_downtime_minutes", "error_budget_left_minutes", "maintenance_minutes",
-    "unknown_minutes", "met", "priority", "status", "opened_at", "response_minutes",
+    "kind", "service", "name", "from", "until", "measured_minutes", "target_percent",
+    "availability_percent", "availability_min_percent", "downtime_minutes", "allowed_downtime_minutes",
+    "error_budget_left_minutes", "maintenance_minutes", "unknown_minutes", "verdict", "met", "priority",
+    "status", "opened_at", "response_minutes",
     "response_target_minutes", "response_status", "resolution_minutes", "resolution_target_minutes",
     "resolution_status",
 )  # fmt: skip
@@ -120,30 +149,30 @@ def format_csv(rep: av.Report) -> str:
 def format_html(rep: av.Report) -> str:
     """A standalone page (inline CSS) to send to a customer."""
     e = html.escape
-    zone = ZoneInfo(rep.timezone)
+    z = rep.timezone
     parts = []
     for s in rep.services:
         a, target = s.availability, s.service.target
-        met = a.met(target)
+        verdict = a.verdict(target)
         rows = "".join(
             f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>"
             for k, v in (
-                ("Availability", _pct(a.availability)),
+                ("Availability", f"{_pct(a.availability)} over {_span(a.measured_s)} measured"),
                 ("Target", f"{target} %"),
-                ("Result", _verdict(met)),
+                ("Result", VERDICT_TEXT[verdict]),
                 ("Downtime", _min(a.down_s)),
-                ("Allowed downtime", _min(a.allowed_down_s(target))),
+                ("Allowed downtime (whole period)", _min(a.allowed_down_s(target))),
                 ("Error budget left", _min(a.budget_left_s(target))),
                 ("Planned maintenance (excluded)", _min(a.excluded_s)),
                 ("Not monitored", _min(a.unknown_s)),
             )
         )
         outages = "".join(
-            f"<li>{e(_local(x, zone))} - {e(_local(y, zone))} ({e(_min(y - x))})</li>" for x, y in a.outages
+            f"<li>{e(local(x, z))} - {e(local(y, z))} ({e(_min(y - x))})</li>" for x, y in a.outages
         )
         incidents = "".join(
             f"<tr><td>#{i.times.id}</td><td>{e(i.times.priority)}</td><td>{e(i.times.check)}</td>"
-            f"<td>{e(_local(i.times.opened_at, zone))}</td>"
+            f"<td>{e(local(i.times.opened_at, z))}</td>"
             f"<td>{e(_min(i.response.taken_s))} / {e(_min(i.response.target_s))} "
             f"{e(i.response.status.value)}</td>"
             f"<td>{e(_min(i.resolution.taken_s))} / {e(_min(i.resolution.target_s))} "
@@ -151,7 +180,7 @@ def format_html(rep: av.Report) -> str:
             for i in s.incidents
         )
         parts.append(
-            f'<section class="{"met" if met else "missed" if met is False else ""}">'
+            f'<section class="{verdict.value}" data-verdict="{verdict.value}">'
             f"<h2>{e(s.service.title)}</h2><table>{rows}</table>"
             + (f"<h3>Outages</h3><ul>{outages}</ul>" if outages else "")
             + (
@@ -163,11 +192,13 @@ def format_html(rep: av.Report) -> str:
             + "</section>"
         )
     title = f"SLA report {rep.label}"
+    complete = "complete" if rep.now >= rep.end else f"so far, until {local(rep.now, z)}"
+    rules = " ".join(RULES).format(until=_until(rep))
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{e(title)}</title><style>{REPORT_CSS}</style></head><body><main>"
-        f"<h1>{e(title)}</h1><p>{e(_local(rep.start, zone))} - {e(_local(rep.end, zone))} {e(rep.timezone)}."
+        f"<h1>{e(title)}</h1><p>{e(_period(rep))}, {e(complete)}.</p><p>{e(rules)}"
         " Planned maintenance is excluded; time without monitoring is shown apart.</p>"
         + "".join(parts)
         + "</main></body></html>\n"
@@ -179,7 +210,7 @@ REPORT_CSS = (
     "main{max-width:860px;margin:0 auto;padding:20px 14px}"
     "section{background:#fff;border:1px solid #e1e5ea;border-left:4px solid #c9d0d8;border-radius:8px;"
     "padding:12px 16px;margin:14px 0}section.met{border-left-color:#2fa84f}"
-    "section.missed{border-left-color:#d93636}table{border-collapse:collapse;width:100%}"
+    "section.missed{border-left-color:#d93636}section.at_risk{border-left-color:#e3a008}table{border-collapse:collapse;width:100%}"
     "th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #eef0f3;font-variant-numeric:tabular-nums}"
 )
 

@@ -6,11 +6,11 @@ respond. On-call engineers get the technical detail. English and Dutch are shipp
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
+
+from watchd.core.timefmt import local
 
 LANGUAGES = ("en", "nl")
 EVENTS = (
@@ -136,9 +136,9 @@ _ONCALL = (
     "Summary:    {{ summary }}\n"
     "Priority:   {{ priority }} (impact {{ impact }}, urgency {{ urgency }})\n"
     "Ticket:     {{ ticket }}\n"
-    "Opened:     {{ opened_utc }}\n"
-    "Respond by: {{ respond_by_utc }}{% if acked_by %} (acknowledged by {{ acked_by }}){% endif %}\n"
-    "Resolve by: {{ resolve_by_utc }}\n"
+    "Opened:     {{ opened_local }}\n"
+    "Respond by: {{ respond_by_local or 'by agreement' }}{% if acked_by %} (acknowledged by {{ acked_by }}){% endif %}\n"
+    "Resolve by: {{ resolve_by_local or 'by agreement' }}\n"
     "{% if why %}Why:        {{ why }}\n{% endif %}"
     "{% if detail %}\n{{ detail }}\n{% endif %}"
     "\nIncident:   {{ key }}"
@@ -149,7 +149,7 @@ _ONCALL_TITLES = {
     "maintenance_announce": "MAINTENANCE PLANNED", "maintenance_reminder": "MAINTENANCE SOON",
     "maintenance_cancel": "MAINTENANCE CANCELLED",
 }  # fmt: skip
-_ONCALL_MAINTENANCE = "{{ event_title }}: {{ start_utc }} - {{ end_utc }} ({{ window }}){% if comment %}: {{ comment }}{% endif %}"
+_ONCALL_MAINTENANCE = "{{ event_title }}: {{ start_local }} - {{ end_local }} ({{ window }}){% if comment %}: {{ comment }}{% endif %}"
 
 
 @functools.cache
@@ -195,14 +195,15 @@ def render(event: str, audience: str, language: str, facts: dict[str, Any]) -> M
 
 
 def _enrich(facts: dict[str, Any]) -> dict[str, Any]:
-    """Add formatted times (UTC for engineers, the contact's zone for customers)."""
+    """Add formatted times in the contact's zone (the display zone unless the contact sets one),
+    each naming its zone; `_utc` variants for templates that want UTC."""
     f = dict(facts)
-    zone = ZoneInfo(f.get("timezone") or "Europe/Berlin")
+    zone = f.get("timezone") or "UTC"
     for name in ("respond_by", "resolve_by", "opened_at", "at", "starts_at", "ends_at"):
         value = f.get(name)
         short = {"opened_at": "opened", "starts_at": "start", "ends_at": "end"}.get(name, name)
-        f[f"{short}_local"] = _local(value, zone) if value is not None else ""
-        f[f"{short}_utc"] = _utc(value) if value is not None else "by agreement"
+        f[f"{short}_local"] = local(value, zone, "")  # empty: the customer templates leave it out
+        f[f"{short}_utc"] = local(value, "UTC", "by agreement")
     if f.get("at") is not None and f.get("opened_at") is not None:
         f["duration"] = _duration(f["at"] - f["opened_at"])
     f.setdefault("service", f.get("description") or f.get("check", ""))
@@ -211,14 +212,6 @@ def _enrich(facts: dict[str, Any]) -> dict[str, Any]:
                 "comment", "window", "host", "check", "state", "key", "duration"):  # fmt: skip
         f.setdefault(key, "")
     return f
-
-
-def _local(t: float, zone: ZoneInfo) -> str:
-    return dt.datetime.fromtimestamp(t, zone).strftime("%Y-%m-%d %H:%M %Z")
-
-
-def _utc(t: float) -> str:
-    return dt.datetime.fromtimestamp(t, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _duration(seconds: float) -> str:

@@ -29,7 +29,7 @@ from watchd.sources.verdict import Figure, Verdict, human_bytes
 # Filesystems that hold no disk space worth watching: kernel interfaces, memory-backed, read-only
 # images (squashfs snaps and ISO images are always 100% full) and container layers (overlay: the
 # space lives on the host filesystem, which is checked itself). Name a mount in `mount` to check it
-# anyway; `exclude_fstypes` replaces this list.
+# anyway; `exclude_fstypes` replaces this list. The root filesystem is checked whatever its type.
 PSEUDO_FSTYPES = (
     "autofs",
     "binfmt_misc",
@@ -106,31 +106,47 @@ class MountProblem:
     text: str
 
 
+ROOT = "/"
+# The root when the mount table has no entry for it: in a chroot, /proc/self/mounts leaves out the
+# mounts above the chroot directory, the one holding the root included. statvfs("/") still works.
+UNLISTED_ROOT = Mount(ROOT, "", "")
+
+
 def select_mounts(
     mounts: Sequence[Mount], wanted: Sequence[str], exclude_fstypes: frozenset[str]
 ) -> tuple[list[Mount], list[MountProblem]]:
     """The mounts to check. Named mounts are taken whatever their type; one that is not mounted is
-    CRITICAL (statvfs on it would silently measure the parent filesystem). Without names: every mount
-    of a real filesystem, once per device (bind mounts repeat it)."""
+    CRITICAL (statvfs on it would silently measure the parent filesystem). Without names: the root
+    filesystem whatever its type (overlay in a container, tmpfs in a live system), then every other
+    mount of a real filesystem, once per device (bind mounts repeat it)."""
     by_point = {m.mountpoint: m for m in mounts}  # later entries win: the mount on top
+    root = by_point.pop(ROOT, UNLISTED_ROOT)
     if wanted:
         chosen: list[Mount] = []
         missing: list[MountProblem] = []
         for path in wanted:
             norm = os.path.normpath(path)
-            if norm in by_point:
+            if norm == ROOT:
+                chosen.append(root)
+            elif norm in by_point:
                 chosen.append(by_point[norm])
             else:
                 missing.append(MountProblem(norm, State.CRITICAL, f"{norm} is not mounted"))
         return chosen, missing
-    seen: set[str] = set()
-    chosen = []
+    chosen = [root]
+    seen = {root.device} if _names_a_device(root.device) else set()
     for m in by_point.values():
         if m.fstype in exclude_fstypes or m.device in seen:
             continue
-        seen.add(m.device)
+        if _names_a_device(m.device):
+            seen.add(m.device)
         chosen.append(m)
     return chosen, []
+
+
+def _names_a_device(source: str) -> bool:
+    """A block device or network share names one filesystem; `tmpfs`, `overlay` or `none` do not."""
+    return source.startswith("/") or ":" in source
 
 
 def evaluate_disks(
