@@ -215,12 +215,13 @@ async def test_process_found_then_gone(ctx: BuildContext) -> None:
 
 
 async def test_process_cpu_of_a_busy_child(ctx: BuildContext) -> None:
-    """A child spinning on a core shows a high CPU % from the first run on."""
+    """A child spinning on a core shows a high CPU % from the first run on (10 %: on a loaded 2-core
+    machine its fair share can be well under half a core; an idle process shows about 0)."""
     marker = f"watchd-spin-{uuid.uuid4().hex[:12]}"
     child = await asyncio.create_subprocess_exec(sys.executable, "-c", "while True: pass", marker)
     try:
-        r = await build("process", {"cmdline": marker, "cpu_warning": "50"}, ctx).run(5.0)
-        assert perf(r)["cpu_pct"] > 50
+        r = await build("process", {"cmdline": marker, "cpu_warning": "10"}, ctx).run(5.0)
+        assert perf(r)["cpu_pct"] > 10
         assert r.state is State.WARNING
     finally:
         child.kill()
