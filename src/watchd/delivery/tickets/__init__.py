@@ -12,15 +12,16 @@ retryable DeliveryError. Exactly-once rests on two rules every backend follows:
 
 Two-way (optional, one design for every backend): a backend that can read its tickets back has
 `changes(ref, since) -> list[TicketChange]` (what people did to the ticket after the cursor
-`since`); one that the ticket system pushes to has `pushed(headers, body) -> list[(ref, change)]`
-for the webhook route. Both feed the same path (`watchd.daemon.followup`), which records each
-change once by its key and turns it into an ack, a timeline note or a manual resolve.
+`since`). The follow-up pass polls it every `two_way.poll` seconds; a ticket system that can call
+a webhook instead nudges `POST /api/v1/tickets/<backend>/events` (authenticated by
+`two_way.secret`), which reads that one ticket's changes at once. Both feed one path
+(`watchd.daemon.followup`): each change is recorded once by its key, then becomes an ack, a
+timeline note or a manual resolve.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from collections.abc import Mapping, Sequence
 from typing import Any, Literal, Protocol, runtime_checkable
 
 IntentKind = Literal["open", "update", "resolve", "reopen"]
@@ -100,15 +101,3 @@ class Polled(Protocol):
     two_way: TwoWay
 
     async def changes(self, ref: str, since: str | None) -> list[TicketChange]: ...
-
-
-@runtime_checkable
-class Pushed(Protocol):
-    """A backend whose ticket system calls the webhook route; `verify` checks the request's
-    authentication (a signature or the shared secret), `pushed` reads the changes it reports."""
-
-    two_way: TwoWay
-
-    def verify(self, headers: Mapping[str, str], body: bytes) -> bool: ...
-
-    def pushed(self, headers: Mapping[str, str], body: bytes) -> Sequence[tuple[str, TicketChange]]: ...

@@ -61,6 +61,8 @@ class KeyedBackend(ABC):
             if ticket is None:
                 return await self.create(intent)
             if intent.kind == "reopen":
+                if not self.reopenable(ticket):  # e.g. Zendesk's closed (archived) tickets
+                    return await self.create(intent)
                 await self._write(ticket, intent, None if ticket.active else "reopen")
             return ticket.id
         if ticket is None:
@@ -101,6 +103,9 @@ class KeyedBackend(ABC):
 
     def valid_ref(self, ref: str) -> bool:
         return ref.isdigit()
+
+    def reopenable(self, ticket: Ticket) -> bool:
+        return True
 
     @abstractmethod
     async def get(self, ref: str) -> Ticket | None: ...
