@@ -24,7 +24,7 @@ from typing import Any, Literal
 import structlog
 
 from watchd.core.errors import DeliveryError
-from watchd.delivery.tickets import TicketIntent, TwoWay
+from watchd.delivery.tickets import TicketChange, TicketIntent, TwoWay
 
 log = structlog.get_logger("watchd.tickets")
 
@@ -168,3 +168,44 @@ def epoch(value: Any) -> float:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=dt.UTC)
     return parsed.timestamp()
+
+
+def state_cursor(last_id: int, owner: str | None, closed_stamp: str) -> str:
+    """A cursor for systems whose owner and status are read as state (no audit trail through the
+    API): the newest comment id seen, the owner already reported, and the stamp (the ticket's
+    update time) of the close already reported, so a ticket reopened and closed again counts again."""
+    return f"{last_id}|{closed_stamp}|{owner or ''}"
+
+
+def read_state_cursor(value: str | None) -> tuple[int, str, str]:
+    if not value:
+        return 0, "", ""
+    last, _, rest = value.partition("|")
+    stamp, _, owner = rest.partition("|")
+    return as_int(last) or 0, owner, stamp
+
+
+def state_changes(
+    since: str | None,
+    owner: str | None,
+    closed_stamp: str | None,
+    closed_by: str,
+    replies: list[tuple[int, str, str, float]],
+    at: float,
+) -> list[TicketChange]:
+    """The changes since the cursor for a state-read system: `taken` when the owner is new, every
+    reply (id, who, text, at) after the last seen id, `closed` when the ticket is closed (its
+    `closed_stamp`, e.g. the update time, not reported yet); each carries the cursor up to it."""
+    last, seen_owner, seen_stamp = read_state_cursor(since)
+    out: list[TicketChange] = []
+    if owner and owner != seen_owner:
+        seen_owner = owner
+        out.append(TicketChange("taken", f"owner:{owner}", owner, "", at, state_cursor(last, owner, seen_stamp)))
+    for rid, who, text, rat in sorted(replies):
+        if rid > last:
+            last = rid
+            out.append(TicketChange("reply", f"c{rid}", who, text, rat, state_cursor(rid, seen_owner, seen_stamp)))
+    if closed_stamp and closed_stamp != seen_stamp:
+        out.append(TicketChange("closed", f"closed:{closed_stamp}", closed_by, "", at,
+                                state_cursor(last, seen_owner, closed_stamp)))  # fmt: skip
+    return out
