@@ -13,17 +13,20 @@ from typing import Any
 import pytest
 from standins import StandIn
 from standins.freshdesk import Freshdesk
+from standins.zammad import Zammad
 from standins.zendesk import Zendesk
 from tickethelpers import MakeIntent
 
 from watchd.core.errors import DeliveryError, ParamError
 from watchd.delivery.tickets.freshdesk import FreshdeskBackend
 from watchd.delivery.tickets.keyed import KeyedBackend
+from watchd.delivery.tickets.zammad import ZammadBackend
 from watchd.delivery.tickets.zendesk import ZendeskBackend
 
 SYSTEMS: dict[str, tuple[type[StandIn], type[KeyedBackend]]] = {
     "zendesk": (Zendesk, ZendeskBackend),
     "freshdesk": (Freshdesk, FreshdeskBackend),
+    "zammad": (Zammad, ZammadBackend),
 }
 # Systems whose documentation promises 429 + Retry-After.
 RATE_LIMITED = {"zendesk", "freshdesk", "jira"}
