@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from standins import StandIn
 from standins.freshdesk import Freshdesk
+from standins.glpi import Glpi
 from standins.jira import Jira
 from standins.zammad import Zammad
 from standins.zendesk import Zendesk
@@ -20,6 +21,7 @@ from tickethelpers import MakeIntent
 
 from watchd.core.errors import DeliveryError, ParamError
 from watchd.delivery.tickets.freshdesk import FreshdeskBackend
+from watchd.delivery.tickets.glpi import GlpiBackend
 from watchd.delivery.tickets.jira import JiraBackend
 from watchd.delivery.tickets.keyed import KeyedBackend
 from watchd.delivery.tickets.zammad import ZammadBackend
@@ -30,6 +32,7 @@ SYSTEMS: dict[str, tuple[type[StandIn], type[KeyedBackend]]] = {
     "freshdesk": (Freshdesk, FreshdeskBackend),
     "zammad": (Zammad, ZammadBackend),
     "jira": (Jira, JiraBackend),
+    "glpi": (Glpi, GlpiBackend),
 }
 # Systems whose documentation promises 429 + Retry-After.
 RATE_LIMITED = {"zendesk", "freshdesk", "jira"}
