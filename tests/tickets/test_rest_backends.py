@@ -17,6 +17,7 @@ from standins.glpi import Glpi
 from standins.jira import Jira
 from standins.zammad import Zammad
 from standins.zendesk import Zendesk
+from standins.znuny import Znuny
 from tickethelpers import MakeIntent
 
 from watchd.core.errors import DeliveryError, ParamError
@@ -26,6 +27,7 @@ from watchd.delivery.tickets.jira import JiraBackend
 from watchd.delivery.tickets.keyed import KeyedBackend
 from watchd.delivery.tickets.zammad import ZammadBackend
 from watchd.delivery.tickets.zendesk import ZendeskBackend
+from watchd.delivery.tickets.znuny import ZnunyBackend
 
 SYSTEMS: dict[str, tuple[type[StandIn], type[KeyedBackend]]] = {
     "zendesk": (Zendesk, ZendeskBackend),
@@ -33,6 +35,7 @@ SYSTEMS: dict[str, tuple[type[StandIn], type[KeyedBackend]]] = {
     "zammad": (Zammad, ZammadBackend),
     "jira": (Jira, JiraBackend),
     "glpi": (Glpi, GlpiBackend),
+    "znuny": (Znuny, ZnunyBackend),
 }
 # Systems whose documentation promises 429 + Retry-After.
 RATE_LIMITED = {"zendesk", "freshdesk", "jira"}
