@@ -93,22 +93,28 @@ class RedmineServer:
         """One REST call (as admin unless `key`); the decoded JSON, or None for an empty answer."""
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(
-            self.url + path, data=data, method=method,
+            self.url + path,
+            data=data,
+            method=method,
             headers={"X-Redmine-API-Key": key or self.api_key, "Content-Type": "application/json"},
-        )  # fmt: skip
+        )
         with urllib.request.urlopen(request, timeout=15) as resp:
             raw = resp.read()
         return json.loads(raw) if raw.strip() else None
 
     def issues(self, key: str) -> list[dict[str, object]]:
         """Every issue (any status) whose WatchdKey is exactly `key`, oldest first."""
-        found = self.call("GET", f"/issues.json?project_id=hosting&status_id=*&sort=id&limit=100"
-                          f"&cf_{self.key_field_id}={urllib.request.quote(key)}")  # fmt: skip
+        found = self.call(
+            "GET",
+            f"/issues.json?project_id=hosting&status_id=*&sort=id&limit=100"
+            f"&cf_{self.key_field_id}={urllib.request.quote(key)}",
+        )
         assert isinstance(found, dict)
         return [
-            i for i in found["issues"]
+            i
+            for i in found["issues"]
             if any(cf["id"] == self.key_field_id and cf.get("value") == key for cf in i["custom_fields"])
-        ]  # fmt: skip
+        ]
 
     def journals(self, issue_id: object) -> list[dict[str, object]]:
         got = self.call("GET", f"/issues/{issue_id}.json?include=journals")
@@ -124,8 +130,9 @@ class RedmineServer:
 
 def _dpkg_ok(package: str) -> bool:
     try:
-        out = subprocess.run(["dpkg-query", "-W", "-f=${Status}", package], capture_output=True, text=True,
-                             check=False).stdout  # fmt: skip
+        out = subprocess.run(
+            ["dpkg-query", "-W", "-f=${Status}", package], capture_output=True, text=True, check=False
+        ).stdout
     except OSError:
         return False
     return "install ok installed" in out
@@ -140,7 +147,9 @@ def ensure_installed(timeout: float = 900.0) -> None:
     if is_installed():
         return
     if os.geteuid() != 0:
-        raise RedmineUnavailable(f"Redmine is not installed and this is not root: apt-get install {' '.join(PACKAGES)}")
+        raise RedmineUnavailable(
+            f"Redmine is not installed and this is not root: apt-get install {' '.join(PACKAGES)}"
+        )
     if shutil.which("apt-get") is None:
         raise RedmineUnavailable("Redmine is not installed and there is no apt-get here")
     env = {**os.environ, **BUNDLER_ENV, "DEBIAN_FRONTEND": "noninteractive"}
@@ -151,12 +160,15 @@ def ensure_installed(timeout: float = 900.0) -> None:
     ]
     for argv, stdin in steps:
         try:
-            proc = subprocess.run(argv, input=stdin, env=env, capture_output=True, text=True, timeout=timeout,
-                                  check=False)  # fmt: skip
+            proc = subprocess.run(
+                argv, input=stdin, env=env, capture_output=True, text=True, timeout=timeout, check=False
+            )
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise RedmineUnavailable(f"{' '.join(argv)} failed: {exc}") from None
         if proc.returncode != 0:
-            raise RedmineUnavailable(f"{' '.join(argv)} exited {proc.returncode}: {(proc.stderr or proc.stdout)[-1500:]}")
+            raise RedmineUnavailable(
+                f"{' '.join(argv)} exited {proc.returncode}: {(proc.stderr or proc.stdout)[-1500:]}"
+            )
     if not is_installed():
         raise RedmineUnavailable("apt-get install succeeded but Redmine's files are not where expected")
 
@@ -184,21 +196,26 @@ def _instance(workdir: Path) -> dict[str, str]:
     depth = max(len((REDMINE / "instances").parts), len((REDMINE / "instances").resolve().parts))
     up = "../" * depth
     return {
-        **os.environ, **BUNDLER_ENV, "RAILS_ENV": "production",
+        **os.environ,
+        **BUNDLER_ENV,
+        "RAILS_ENV": "production",
         "REDMINE_INSTANCE": up.rstrip("/") + str(workdir),
-    }  # fmt: skip
+    }
 
 
 def _run(argv: list[str], env: dict[str, str], log: Path) -> str:
     try:
-        proc = subprocess.run(argv, env=env, cwd=REDMINE, capture_output=True, text=True, timeout=300,
-                              check=False)  # fmt: skip
+        proc = subprocess.run(
+            argv, env=env, cwd=REDMINE, capture_output=True, text=True, timeout=300, check=False
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise RedmineUnavailable(f"{' '.join(argv)} failed: {exc}") from None
     with log.open("a") as f:
         f.write(proc.stdout + proc.stderr)
     if proc.returncode != 0:
-        raise RedmineUnavailable(f"{' '.join(argv)} exited {proc.returncode}: {(proc.stderr + proc.stdout)[-1500:]}")
+        raise RedmineUnavailable(
+            f"{' '.join(argv)} exited {proc.returncode}: {(proc.stderr + proc.stdout)[-1500:]}"
+        )
     return proc.stdout
 
 
@@ -224,16 +241,25 @@ def start_redmine(workdir: Path, startup_timeout: float = 90.0) -> Iterator[Redm
     with open(server_log, "wb") as log:
         proc = subprocess.Popen(
             [THIN, "start", "-R", "config.ru", "-a", "127.0.0.1", "-p", str(port), "-e", "production"],
-            env=env, cwd=REDMINE, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            env=env,
+            cwd=REDMINE,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
-        )  # fmt: skip
+        )
     try:
         server = RedmineServer(
-            url=f"http://127.0.0.1:{port}", api_key=facts["api_key"], api_key_file=key_file,
-            agent_key=facts["agent_key"], agent_id=int(facts["agent_id"]),
-            key_field_id=int(facts["key_field_id"]), last_op_field_id=int(facts["last_op_field_id"]),
-            workdir=workdir, pid=proc.pid,
-        )  # fmt: skip
+            url=f"http://127.0.0.1:{port}",
+            api_key=facts["api_key"],
+            api_key_file=key_file,
+            agent_key=facts["agent_key"],
+            agent_id=int(facts["agent_id"]),
+            key_field_id=int(facts["key_field_id"]),
+            last_op_field_id=int(facts["last_op_field_id"]),
+            workdir=workdir,
+            pid=proc.pid,
+        )
         _wait_ready(server, proc, server_log, startup_timeout)
         yield server
     finally:
@@ -242,8 +268,9 @@ def start_redmine(workdir: Path, startup_timeout: float = 90.0) -> Iterator[Redm
 
 def _wait_ready(server: RedmineServer, proc: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
     deadline = time.monotonic() + timeout
-    request = urllib.request.Request(f"{server.url}/users/current.json",
-                                     headers={"X-Redmine-API-Key": server.api_key})  # fmt: skip
+    request = urllib.request.Request(
+        f"{server.url}/users/current.json", headers={"X-Redmine-API-Key": server.api_key}
+    )
     last = "no answer yet"
     while time.monotonic() < deadline:
         if proc.poll() is not None:

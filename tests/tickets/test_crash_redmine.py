@@ -17,6 +17,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+
 from servers.redmine import RedmineServer, RedmineUnavailable, ensure_installed, start_redmine
 from test_crash_rt import RT_WINDOW_POINTS, Proxy, RTHost, host_name, kill_9, settled, start, stop, wait_for
 
@@ -59,7 +60,8 @@ class RedmineHost(RTHost):
         end = text.index("\n", start)
         self.cfg.write_text(
             text[:start]
-            + f"    helpdesk: {{type: redmine, url: '{proxy.url}', project: hosting, api_key_file: {rm.api_key_file},"
+            + f"    helpdesk: {{type: redmine, url: '{proxy.url}', project: hosting,"
+            f" api_key_file: {rm.api_key_file},"
             f" key_field_id: {rm.key_field_id}, last_op_field_id: {rm.last_op_field_id}, timeout: 5}}"
             + text[end:]
         )

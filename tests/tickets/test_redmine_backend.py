@@ -9,18 +9,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from servers.redmine import RedmineServer
 from tickethelpers import MakeIntent
 
+from servers.redmine import RedmineServer
 from watchd.core.errors import DeliveryError, ParamError
 from watchd.delivery.tickets.redmine import RedmineBackend
 
 
 def config(rm: RedmineServer, **extra: Any) -> dict[str, Any]:
     return {
-        "url": rm.url, "project": "hosting", "api_key_file": str(rm.api_key_file),
-        "key_field_id": rm.key_field_id, "last_op_field_id": rm.last_op_field_id, **extra,
-    }  # fmt: skip
+        "url": rm.url,
+        "project": "hosting",
+        "api_key_file": str(rm.api_key_file),
+        "key_field_id": rm.key_field_id,
+        "last_op_field_id": rm.last_op_field_id,
+        **extra,
+    }
 
 
 @pytest.fixture
@@ -40,8 +44,9 @@ def status(rm: RedmineServer, ref: str) -> str:
     return str(issue["issue"]["status"]["name"])
 
 
-async def test_open_twice_is_one_issue(backend: RedmineBackend, redmine_server: RedmineServer,
-                                       make_intent: MakeIntent) -> None:  # fmt: skip
+async def test_open_twice_is_one_issue(
+    backend: RedmineBackend, redmine_server: RedmineServer, make_intent: MakeIntent
+) -> None:
     """A retried open (no ref: the outbox lost the answer) finds the issue by its key field."""
     key = "watchd-rm-open-1"
     ref = await backend.deliver(make_intent("open", key=key, op_id=1), None)
@@ -53,8 +58,9 @@ async def test_open_twice_is_one_issue(backend: RedmineBackend, redmine_server: 
     assert issue["subject"] == "disk / is 97% full"
 
 
-async def test_a_similar_key_is_not_the_same_incident(backend: RedmineBackend, redmine_server: RedmineServer,
-                                                      make_intent: MakeIntent) -> None:  # fmt: skip
+async def test_a_similar_key_is_not_the_same_incident(
+    backend: RedmineBackend, redmine_server: RedmineServer, make_intent: MakeIntent
+) -> None:
     """Keys that share a prefix get their own issues (the search hit is checked exactly)."""
     a = await backend.deliver(make_intent("open", key="watchd-rm-pre-1"), None)
     b = await backend.deliver(make_intent("open", key="watchd-rm-pre-12"), None)
@@ -88,20 +94,23 @@ async def test_each_operation_is_one_journal_even_when_retried(
         await b.close()
 
 
-async def test_priority_changes_only_when_watchd_changed_it(backend: RedmineBackend,
-                                                            redmine_server: RedmineServer,
-                                                            make_intent: MakeIntent) -> None:  # fmt: skip
+async def test_priority_changes_only_when_watchd_changed_it(
+    backend: RedmineBackend, redmine_server: RedmineServer, make_intent: MakeIntent
+) -> None:
     """A person's priority survives an update; a raised watchd priority is pushed."""
     key = "watchd-rm-prio-1"
     ref = await backend.deliver(make_intent("open", key=key, op_id=1), None)
     redmine_server.call("PUT", f"/issues/{ref}.json", {"issue": {"priority_id": 2}})
     await backend.deliver(make_intent("update", key=key, op_id=2), ref)
     issue = redmine_server.call("GET", f"/issues/{ref}.json")
-    assert isinstance(issue, dict) and issue["issue"]["priority"]["name"] == "Normal"
-    await backend.deliver(make_intent("update", key=key, op_id=3, priority="P1",
-                                      fields={"previous_priority": "P2"}), ref)  # fmt: skip
+    assert isinstance(issue, dict)
+    assert issue["issue"]["priority"]["name"] == "Normal"
+    await backend.deliver(
+        make_intent("update", key=key, op_id=3, priority="P1", fields={"previous_priority": "P2"}), ref
+    )
     issue = redmine_server.call("GET", f"/issues/{ref}.json")
-    assert isinstance(issue, dict) and issue["issue"]["priority"]["name"] == "Immediate"
+    assert isinstance(issue, dict)
+    assert issue["issue"]["priority"]["name"] == "Immediate"
 
 
 async def test_a_stale_ref_falls_back_to_the_key(backend: RedmineBackend, make_intent: MakeIntent) -> None:
@@ -121,8 +130,13 @@ async def test_a_stale_ref_falls_back_to_the_key(backend: RedmineBackend, make_i
     ],
     ids=["bad-key", "unknown-project", "unknown-status", "field-not-enabled"],
 )
-async def test_setup_errors_are_permanent(redmine_server: RedmineServer, make_intent: MakeIntent, tmp_path: Path,
-                                          change: dict[str, Any], message: str) -> None:  # fmt: skip
+async def test_setup_errors_are_permanent(
+    redmine_server: RedmineServer,
+    make_intent: MakeIntent,
+    tmp_path: Path,
+    change: dict[str, Any],
+    message: str,
+) -> None:
     """What cannot work is a permanent error with a reason, not a retry loop (or silent anonymity)."""
     if "api_key_file" in change:
         (tmp_path / "bad").write_text("0" * 40)
@@ -144,19 +158,22 @@ async def test_update_without_an_issue_is_permanent(backend: RedmineBackend, mak
     assert not err.value.retryable
 
 
-async def test_changes_a_person_made_are_read_back_once(backend: RedmineBackend, redmine_server: RedmineServer,
-                                                        make_intent: MakeIntent) -> None:  # fmt: skip
+async def test_changes_a_person_made_are_read_back_once(
+    backend: RedmineBackend, redmine_server: RedmineServer, make_intent: MakeIntent
+) -> None:
     """The agent takes the issue, replies and closes it: taken, reply, closed, by the agent; watchd's
     own journals are not changes; after the cursor nothing repeats."""
     key = "watchd-rm-twoway-1"
     ref = await backend.deliver(make_intent("open", key=key, op_id=1), None)
     await backend.deliver(make_intent("update", key=key, op_id=2), ref)
     agent = redmine_server.agent_key
-    redmine_server.call("PUT", f"/issues/{ref}.json", {"issue": {"assigned_to_id": redmine_server.agent_id}},
-                        key=agent)  # fmt: skip
+    redmine_server.call(
+        "PUT", f"/issues/{ref}.json", {"issue": {"assigned_to_id": redmine_server.agent_id}}, key=agent
+    )
     redmine_server.call("PUT", f"/issues/{ref}.json", {"issue": {"notes": "looking at it"}}, key=agent)
-    redmine_server.call("PUT", f"/issues/{ref}.json", {"issue": {"notes": "disk cleaned", "status_id": 5}},
-                        key=agent)  # fmt: skip
+    redmine_server.call(
+        "PUT", f"/issues/{ref}.json", {"issue": {"notes": "disk cleaned", "status_id": 5}}, key=agent
+    )
     changes = await backend.changes(ref, None)
     assert [(c.kind, c.who, c.text) for c in changes] == [
         ("taken", "Alice Agent", ""),
@@ -174,5 +191,5 @@ def test_config_errors_name_the_key(redmine_server: RedmineServer) -> None:
         RedmineBackend.from_config({k: v for k, v in config(redmine_server).items() if k != "key_field_id"})
     with pytest.raises(ParamError, match="inline secrets"):
         RedmineBackend.from_config({**config(redmine_server), "api_key": "x"})
-    with pytest.raises(ParamError, match="two_way.poll"):
+    with pytest.raises(ParamError, match=r"two_way\.poll"):
         RedmineBackend.from_config({**config(redmine_server), "two_way": {"poll": "1s"}})

@@ -10,15 +10,15 @@ import hashlib
 import hmac
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from servers.redmine import RedmineServer
 from standins.zendesk import Zendesk
 
+from servers.redmine import RedmineServer
 from watchd import config
 from watchd.api import tickets as ticket_route
 from watchd.core.clock import FakeClock
@@ -85,9 +85,12 @@ async def test_redmine_changes_become_ack_note_and_resolve_once(
     (the incident is resolved by her, as two_way.resolve asks); a restart and more passes add
     nothing, and the resolve watchd then sends leaves the closed issue alone."""
     rm = redmine_server
-    host = Host(tmp_path, f"{{type: redmine, url: '{rm.url}', project: hosting, api_key_file: {rm.api_key_file},"
-                          f" key_field_id: {rm.key_field_id}, last_op_field_id: {rm.last_op_field_id},"
-                          " two_way: {poll: 60s, resolve: true}}")  # fmt: skip
+    host = Host(
+        tmp_path,
+        f"{{type: redmine, url: '{rm.url}', project: hosting, api_key_file: {rm.api_key_file},"
+        f" key_field_id: {rm.key_field_id}, last_op_field_id: {rm.last_op_field_id},"
+        " two_way: {poll: 60s, resolve: true}}",
+    )
     clock = FakeClock(T0)
     d = await started(host, clock)
     try:
@@ -126,23 +129,25 @@ async def test_redmine_changes_become_ack_note_and_resolve_once(
         await d.stop()
     assert (host.events(), host.query("SELECT count(*) FROM ticket_changes"), len(rm.journals(ref))) == before
     actions = [a for a, _ in host.events()]
-    assert actions.count("ack") == 1 and actions.count("resolve") == 1 and actions.count("ticket_reply") == 1
+    assert [actions.count(a) for a in ("ack", "resolve", "ticket_reply")] == [1, 1, 1]
     assert host.query("SELECT count(*) FROM ticket_changes WHERE applied_at IS NULL") == [(0,)]
     assert host.query("SELECT status FROM outbox WHERE channel = 'ticket:desk'") == [("done",)] * 3
 
 
 @pytest.fixture
-async def zendesk() -> Iterator[Zendesk]:
+async def zendesk() -> AsyncIterator[Zendesk]:
     z = Zendesk()
     await z.start()
-    yield z  # type: ignore[misc]
+    yield z
     await z.stop()
     assert z.violations == []
 
 
 def signed(secret: str, body: bytes) -> dict[str, str]:
-    return {"Content-Type": "application/json",
-            "X-Hub-Signature": "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()}  # fmt: skip
+    return {
+        "Content-Type": "application/json",
+        "X-Hub-Signature": "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest(),
+    }
 
 
 async def test_a_push_reads_the_ticket_once(zendesk: Zendesk, tmp_path: Path) -> None:
@@ -152,8 +157,11 @@ async def test_a_push_reads_the_ticket_once(zendesk: Zendesk, tmp_path: Path) ->
     secret = "push-secret"
     (tmp_path / "push.secret").write_text(secret)
     cfg = zendesk.config(tmp_path)
-    spec = "{" + ", ".join(f"{k}: '{v}'" for k, v in cfg.items()) + \
-        f", two_way: {{poll: 0, secret_file: {tmp_path / 'push.secret'}}}}}"  # fmt: skip
+    spec = (
+        "{"
+        + ", ".join(f"{k}: '{v}'" for k, v in cfg.items())
+        + f", two_way: {{poll: 0, secret_file: {tmp_path / 'push.secret'}}}}}"
+    )
     host = Host(tmp_path, "{type: zendesk, " + spec[1:], api=True)
     d = await started(host, FakeClock(T0))
     try:
@@ -170,7 +178,9 @@ async def test_a_push_reads_the_ticket_once(zendesk: Zendesk, tmp_path: Path) ->
                 await asyncio.gather(*ticket_route._READS)
             async with s.post(url, data=body, headers=signed("wrong", body)) as resp:
                 assert resp.status == 401
-            async with s.post(url.replace("/desk/", "/nope/"), data=body, headers=signed(secret, body)) as resp:
+            async with s.post(
+                url.replace("/desk/", "/nope/"), data=body, headers=signed(secret, body)
+            ) as resp:
                 assert resp.status == 404
             async with s.post(url, data=b'{"hello": 1}', headers=signed(secret, b'{"hello": 1}')) as resp:
                 assert resp.status == 400

@@ -37,8 +37,17 @@ log = structlog.get_logger("watchd.api.tickets")
 routes = web.RouteTableDef()
 _READS: set[asyncio.Task[None]] = set()  # background reads; kept so they are not collected mid-way
 
-REF_PATHS = (("ticket",), ("ticket_id",), ("ticket", "id"), ("issue", "key"), ("issue", "id"), ("id",),
-             ("TicketID",), ("Event", "TicketID"), ("items_id",))  # fmt: skip
+REF_PATHS = (
+    ("ticket",),
+    ("ticket_id",),
+    ("ticket", "id"),
+    ("issue", "key"),
+    ("issue", "id"),
+    ("id",),
+    ("TicketID",),
+    ("Event", "TicketID"),
+    ("items_id",),
+)
 
 
 def authentic(secret: str, headers: Mapping[str, str], body: bytes) -> bool:
@@ -53,7 +62,7 @@ def authentic(secret: str, headers: Mapping[str, str], body: bytes) -> bool:
     for name, algo in (("sha1=", hashlib.sha1), ("sha256=", hashlib.sha256)):
         if hub.startswith(name):
             mac = hmac.new(key, body, algo).hexdigest()
-            if hmac.compare_digest(hub[len(name):].encode(), mac.encode()):
+            if hmac.compare_digest(hub[len(name) :].encode(), mac.encode()):
                 return True
     zendesk = headers.get("X-Zendesk-Webhook-Signature", "")
     if zendesk:
@@ -78,14 +87,18 @@ def ticket_ref(document: Any) -> str | None:
 
 @routes.post("/api/v1/tickets/{backend}/events")
 @operation(
-    "A ticket system says a ticket changed (two-way push)", "tickets",
-    {"202": json_body(obj({"ticket": STR, "known": BOOL}), "accepted; the ticket is read back now"),
-     "400": err("the body names no ticket"),
-     "401": err("the secret or signature does not match"),
-     "404": err("no such ticket backend, or it accepts no pushes (no two_way.secret)")},
+    "A ticket system says a ticket changed (two-way push)",
+    "tickets",
+    {
+        "202": json_body(obj({"ticket": STR, "known": BOOL}), "accepted; the ticket is read back now"),
+        "400": err("the body names no ticket"),
+        "401": err("the secret or signature does not match"),
+        "404": err("no such ticket backend, or it accepts no pushes (no two_way.secret)"),
+    },
     params=[path_param("backend", "string", "ticket backend name from tickets.backends")],
-    request_body={"type": "object", "additionalProperties": True}, body_required=True,
-)  # fmt: skip
+    request_body={"type": "object", "additionalProperties": True},
+    body_required=True,
+)
 async def ticket_event(request: web.Request) -> web.Response:
     """Verify, name the ticket, answer 202 and read that ticket's changes in the background."""
     api = api_of(request)
@@ -104,7 +117,7 @@ async def ticket_event(request: web.Request) -> web.Response:
     except ValueError:
         ref = None
     if ref is None:
-        raise ApiError(400, "the body names no ticket (expected e.g. {\"ticket\": \"<id>\"})")
+        raise ApiError(400, 'the body names no ticket (expected e.g. {"ticket": "<id>"})')
     incident = ticketsync.incident_for_ref(api.daemon.store.db, channel, ref)
     if incident is not None:
         task = asyncio.get_running_loop().create_task(_read(api.daemon, backend, channel, ref, incident))

@@ -33,9 +33,8 @@ from watchd.delivery import effects, outbox
 from watchd.delivery.tickets import Polled, TicketChange, TwoWay
 from watchd.pipeline import Batch
 from watchd.pipeline.incidents import IncidentStage, Route
-from watchd.store import Store
+from watchd.store import Store, ticketsync
 from watchd.store import incidents as incident_store
-from watchd.store import ticketsync
 
 log = structlog.get_logger("watchd.followup")
 
@@ -86,14 +85,16 @@ class FollowUp:
         due: dict[str, Polled] = {}
         for channel, ch in channels.items():
             backend = getattr(ch, "backend", None)
-            if isinstance(backend, Polled) and backend.two_way.poll > 0:
-                if now - self._polled.get(channel, float("-inf")) >= backend.two_way.poll:
-                    due[channel] = backend
+            if not isinstance(backend, Polled) or backend.two_way.poll <= 0:
+                continue
+            if now - self._polled.get(channel, float("-inf")) >= backend.two_way.poll:
+                due[channel] = backend
         if not due:
             return
         refs = db.execute(
-            "SELECT r.channel, r.ref, r.incident_id FROM ticket_refs r JOIN incidents i ON i.id = r.incident_id"
-            " WHERE i.status = 'open' ORDER BY r.incident_id, r.channel"
+            "SELECT r.channel, r.ref, r.incident_id FROM ticket_refs r"
+            " JOIN incidents i ON i.id = r.incident_id WHERE i.status = 'open'"
+            " ORDER BY r.incident_id, r.channel"
         ).fetchall()
         for channel in due:
             self._polled[channel] = now
@@ -116,7 +117,9 @@ class FollowUp:
         new = 0
         with self.d.store.transaction() as db:
             for c in changes:
-                new += ticketsync.record(db, channel, ref, incident_id, c.id, c.kind, c.who, c.text, c.at, now)
+                new += ticketsync.record(
+                    db, channel, ref, incident_id, c.id, c.kind, c.who, c.text, c.at, now
+                )
             cursors = [c.cursor for c in changes if c.cursor]
             if cursors:
                 ticketsync.set_cursor(db, channel, ref, cursors[-1], now)
@@ -135,7 +138,7 @@ class FollowUp:
             backend = getattr(channels.get(c.channel), "backend", None)
             two_way: TwoWay = getattr(backend, "two_way", None) or TwoWay()
             where = f"{c.channel.removeprefix('ticket:')} ticket {c.ref}"
-            note = _note(c, where)
+            note: tuple[str, str] | None = _note(c, where)
             now = self.d.clock.time()
             if inc is not None and inc.is_open and inc.suppressed_by is None:
                 try:
@@ -151,8 +154,12 @@ class FollowUp:
                 if ticketsync.mark_applied(tx, c, now):
                     applied += 1
                     if note is not None and inc is not None:
-                        incident_store.log_event(tx, dataclasses.replace(inc, updated_at=c.at), note[0], note[1])
-            log.info("ticket change", channel=c.channel, ref=c.ref, kind=c.kind, by=c.who, incident=c.incident_id)
+                        incident_store.log_event(
+                            tx, dataclasses.replace(inc, updated_at=c.at), note[0], note[1]
+                        )
+            log.info(
+                "ticket change", channel=c.channel, ref=c.ref, kind=c.kind, by=c.who, incident=c.incident_id
+            )
         return applied
 
     # -- held-back incidents ----------------------------------------------------------------------

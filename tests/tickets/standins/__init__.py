@@ -85,7 +85,9 @@ class StandIn:
         return web.json_response({"error": "unauthorized"}, status=401)
 
     def throttled(self) -> web.StreamResponse:
-        return web.json_response({"error": "rate limited"}, status=429, headers={"Retry-After": self.retry_after})
+        return web.json_response(
+            {"error": "rate limited"}, status=429, headers={"Retry-After": self.retry_after}
+        )
 
     def config(self, secrets_dir: Any) -> dict[str, Any]:
         raise NotImplementedError
@@ -116,8 +118,12 @@ class StandIn:
     def watchd_comments(self, ref: str) -> list[str]:
         return [c.text for c in self.ticket(ref).comments if c.author == "watchd"]
 
-    def new_ticket(self, key: str, subject: str, body: str, priority: Any, status: str, **fields: Any) -> StandInTicket:
-        t = StandInTicket(next(self.ids), key, subject, body, priority, status, dict(fields), updated=time.time())
+    def new_ticket(
+        self, key: str, subject: str, body: str, priority: Any, status: str, **fields: Any
+    ) -> StandInTicket:
+        t = StandInTicket(
+            next(self.ids), key, subject, body, priority, status, dict(fields), updated=time.time()
+        )
         self.tickets[t.id] = t
         return t
 
@@ -146,7 +152,9 @@ class StandIn:
         if request.method in ("POST", "PUT", "PATCH") and raw:
             ctype = request.headers.get("Content-Type", "")
             if not ctype.startswith("application/json"):
-                self.violation(f"{request.method} {request.path}: Content-Type {ctype!r}, documented application/json")
+                self.violation(
+                    f"{request.method} {request.path}: Content-Type {ctype!r}, documented application/json"
+                )
                 return web.json_response({"error": "unsupported media type"}, status=415)
         return await handler(request)
 

@@ -32,15 +32,23 @@ class Freshdesk(StandIn):
     name = "freshdesk"
 
     def authorized(self, request: web.Request) -> bool:
-        return request.headers.get("Authorization") == "Basic " + base64.b64encode(f"{API_KEY}:X".encode()).decode()
+        return (
+            request.headers.get("Authorization")
+            == "Basic " + base64.b64encode(f"{API_KEY}:X".encode()).decode()
+        )
 
     def unauthorized(self) -> web.StreamResponse:
-        return web.json_response({"code": "invalid_credentials",
-                                  "message": "You have to be logged in to perform this action."}, status=401)  # fmt: skip
+        return web.json_response(
+            {"code": "invalid_credentials", "message": "You have to be logged in to perform this action."},
+            status=401,
+        )
 
     def throttled(self) -> web.StreamResponse:
-        return web.json_response({"message": "You have exceeded the limit of requests per hour"}, status=429,
-                                 headers={"Retry-After": self.retry_after})  # fmt: skip
+        return web.json_response(
+            {"message": "You have exceeded the limit of requests per hour"},
+            status=429,
+            headers={"Retry-After": self.retry_after},
+        )
 
     def config(self, secrets_dir: Path) -> dict[str, Any]:
         (secrets_dir / "fd.key").write_text(API_KEY)
@@ -68,14 +76,28 @@ class Freshdesk(StandIn):
 
     @staticmethod
     def invalid(field: str, message: str, code: str = "invalid_value") -> web.Response:
-        return web.json_response({"description": "Validation failed",
-                                  "errors": [{"field": field, "message": message, "code": code}]}, status=400)  # fmt: skip
+        return web.json_response(
+            {
+                "description": "Validation failed",
+                "errors": [{"field": field, "message": message, "code": code}],
+            },
+            status=400,
+        )
 
     def doc(self, t: StandInTicket) -> dict[str, Any]:
-        return {"id": t.id, "subject": t.subject, "description": t.body, "description_text": t.body,
-                "status": t.status, "priority": t.priority, "responder_id": AGENTS.get(t.owner or ""),
-                "custom_fields": {"cf_watchd_key": t.key}, "updated_at": t.fields.get("updated_at", stamp()),
-                "created_at": stamp(), "requester_id": 1}  # fmt: skip
+        return {
+            "id": t.id,
+            "subject": t.subject,
+            "description": t.body,
+            "description_text": t.body,
+            "status": t.status,
+            "priority": t.priority,
+            "responder_id": AGENTS.get(t.owner or ""),
+            "custom_fields": {"cf_watchd_key": t.key},
+            "updated_at": t.fields.get("updated_at", stamp()),
+            "created_at": stamp(),
+            "requester_id": 1,
+        }
 
     def found(self, request: web.Request) -> StandInTicket | None:
         ident = request.match_info["id"]
@@ -86,12 +108,19 @@ class Freshdesk(StandIn):
 
     async def agent(self, request: web.Request) -> web.Response:
         name = {v: k for k, v in AGENTS.items()}.get(int(request.match_info["id"]))
-        return web.json_response({"id": int(request.match_info["id"]), "contact": {"name": name}}) if name \
-            else web.Response(status=404)  # fmt: skip
+        return (
+            web.json_response({"id": int(request.match_info["id"]), "contact": {"name": name}})
+            if name
+            else web.Response(status=404)
+        )
 
     async def contact(self, request: web.Request) -> web.Response:
         name = {v: k for k, v in CONTACTS.items()}.get(int(request.match_info["id"]))
-        return web.json_response({"id": int(request.match_info["id"]), "name": name}) if name else web.Response(status=404)
+        return (
+            web.json_response({"id": int(request.match_info["id"]), "name": name})
+            if name
+            else web.Response(status=404)
+        )
 
     async def search(self, request: web.Request) -> web.Response:
         query = request.query.get("query", "")
@@ -106,9 +135,15 @@ class Freshdesk(StandIn):
         doc = await request.json()
         if not isinstance(doc, dict):
             return self.invalid("body", "must be an object")
-        if not any(doc.get(k) for k in ("requester_id", "email", "phone", "twitter_id", "unique_external_id")):
-            self.violation("create: no requester (requester_id, email, phone, twitter_id or unique_external_id)")
-            return self.invalid("requester_id", "Please fill at least 1 of requester_id, email... fields", "missing_field")
+        if not any(
+            doc.get(k) for k in ("requester_id", "email", "phone", "twitter_id", "unique_external_id")
+        ):
+            self.violation(
+                "create: no requester (requester_id, email, phone, twitter_id or unique_external_id)"
+            )
+            return self.invalid(
+                "requester_id", "Please fill at least 1 of requester_id, email... fields", "missing_field"
+            )
         for key in ("subject", "description"):
             if not doc.get(key):
                 self.violation(f"create: {key} missing")
@@ -117,7 +152,9 @@ class Freshdesk(StandIn):
             self.violation(f"create: status/priority {doc.get('status')}/{doc.get('priority')}")
             return self.invalid("status", "It should be one of these values: '2,3,4,5'")
         key = (doc.get("custom_fields") or {}).get("cf_watchd_key", "")
-        t = self.new_ticket(key, doc["subject"], self.text(doc["description"]), doc.get("priority", 1), doc.get("status", 2))
+        t = self.new_ticket(
+            key, doc["subject"], self.text(doc["description"]), doc.get("priority", 1), doc.get("status", 2)
+        )
         t.comments.append(Comment(0, "watchd", t.body, time.time()))
         return web.json_response(self.doc(t), status=201)
 
@@ -161,10 +198,21 @@ class Freshdesk(StandIn):
         if not isinstance(doc, dict) or not doc.get("body"):
             self.violation("note: body missing")
             return self.invalid("body", "It should not be blank", "missing_field")
-        c = Comment(next(self.event_ids), "watchd", self.text(doc["body"]), time.time(), not doc.get("private", True))
+        c = Comment(
+            next(self.event_ids), "watchd", self.text(doc["body"]), time.time(), not doc.get("private", True)
+        )
         t.comments.append(c)
-        return web.json_response({"id": c.id, "body": doc["body"], "body_text": c.text, "private": not c.public,
-                                  "user_id": ME, "ticket_id": t.id}, status=201)  # fmt: skip
+        return web.json_response(
+            {
+                "id": c.id,
+                "body": doc["body"],
+                "body_text": c.text,
+                "private": not c.public,
+                "user_id": ME,
+                "ticket_id": t.id,
+            },
+            status=201,
+        )
 
     async def conversations(self, request: web.Request) -> web.Response:
         t = self.found(request)
@@ -173,9 +221,17 @@ class Freshdesk(StandIn):
         out = []
         for c in t.comments[1:]:  # the description is not a conversation
             uid = ME if c.author == "watchd" else CONTACTS.get(c.author) or AGENTS.get(c.author)
-            out.append({"id": c.id, "body": c.text, "body_text": c.text, "incoming": c.customer,
-                        "private": not c.public, "user_id": uid,
-                        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(c.at))})  # fmt: skip
+            out.append(
+                {
+                    "id": c.id,
+                    "body": c.text,
+                    "body_text": c.text,
+                    "incoming": c.customer,
+                    "private": not c.public,
+                    "user_id": uid,
+                    "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(c.at)),
+                }
+            )
         return web.json_response(out)
 
     def take(self, ref: str, who: str) -> None:

@@ -46,8 +46,11 @@ class Glpi(StandIn):
     def config(self, secrets_dir: Path) -> dict[str, Any]:
         (secrets_dir / "glpi.user").write_text(USER_TOKEN)
         (secrets_dir / "glpi.app").write_text(APP_TOKEN)
-        return {"url": self.url + BASE, "user_token_file": str(secrets_dir / "glpi.user"),
-                "app_token_file": str(secrets_dir / "glpi.app")}  # fmt: skip
+        return {
+            "url": self.url + BASE,
+            "user_token_file": str(secrets_dir / "glpi.user"),
+            "app_token_file": str(secrets_dir / "glpi.app"),
+        }
 
     def wrong_auth(self, cfg: dict[str, Any]) -> dict[str, Any]:
         Path(cfg["user_token_file"]).write_text("wrong")
@@ -76,9 +79,17 @@ class Glpi(StandIn):
         return web.json_response([code, text], status=status)
 
     def doc(self, t: StandInTicket) -> dict[str, Any]:
-        return {"id": t.id, "name": t.subject, "content": t.body, "status": t.status, "priority": t.priority,
-                "externalid": t.key, "is_deleted": 0, "date_mod": t.fields.get("date_mod", stamp()),
-                "users_id_lastupdater": t.fields.get("updater", ME)}  # fmt: skip
+        return {
+            "id": t.id,
+            "name": t.subject,
+            "content": t.body,
+            "status": t.status,
+            "priority": t.priority,
+            "externalid": t.key,
+            "is_deleted": 0,
+            "date_mod": t.fields.get("date_mod", stamp()),
+            "users_id_lastupdater": t.fields.get("updater", ME),
+        }
 
     def found(self, request: web.Request) -> StandInTicket | None:
         ident = request.match_info["id"]
@@ -108,7 +119,9 @@ class Glpi(StandIn):
             self.violation(f"getItems: range {rng!r}")
             return self.error(400, "ERROR_RANGE_EXCEED_TOTAL", "range")
         hits = [self.doc(t) for t in self.tickets.values() if wanted is None or wanted in t.key]  # LIKE
-        return web.json_response(hits, status=200 if hits else 200, headers={"Content-Range": f"0-{len(hits)}/{len(hits)}"})
+        return web.json_response(
+            hits, headers={"Content-Range": f"0-{len(hits)}/{len(hits)}"}
+        )
 
     async def add(self, request: web.Request) -> web.Response:
         body = await request.json()
@@ -118,8 +131,12 @@ class Glpi(StandIn):
             return self.error(400, "ERROR_BAD_ARRAY", "input parameter must be an array of objects")
         if doc.get("priority", 3) not in range(1, 7) or doc.get("type", 1) not in (1, 2):
             self.violation("addItems: priority 1..6, type 1 (incident) or 2 (request)")
-        t = self.new_ticket(str(doc.get("externalid") or ""), doc["name"], doc["content"], doc.get("priority", 3), 1)
-        return web.json_response({"id": t.id, "message": ""}, status=201, headers={"Location": f"{self.url}{BASE}/Ticket/{t.id}"})
+        t = self.new_ticket(
+            str(doc.get("externalid") or ""), doc["name"], doc["content"], doc.get("priority", 3), 1
+        )
+        return web.json_response(
+            {"id": t.id, "message": ""}, status=201, headers={"Location": f"{self.url}{BASE}/Ticket/{t.id}"}
+        )
 
     async def get(self, request: web.Request) -> web.Response:
         t = self.found(request)
@@ -147,10 +164,20 @@ class Glpi(StandIn):
         t = self.found(request)
         if t is None:
             return self.missing()
-        return web.json_response([{"id": c.id, "items_id": t.id, "itemtype": "Ticket", "content": c.text,
-                                   "users_id": IDS.get(c.author, ME), "is_private": int(not c.public),
-                                   "date_creation": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(c.at))}
-                                  for c in t.comments])  # fmt: skip
+        return web.json_response(
+            [
+                {
+                    "id": c.id,
+                    "items_id": t.id,
+                    "itemtype": "Ticket",
+                    "content": c.text,
+                    "users_id": IDS.get(c.author, ME),
+                    "is_private": int(not c.public),
+                    "date_creation": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(c.at)),
+                }
+                for c in t.comments
+            ]
+        )
 
     async def add_followup(self, request: web.Request) -> web.Response:
         t = self.found(request)
@@ -158,7 +185,12 @@ class Glpi(StandIn):
             return self.missing()
         body = await request.json()
         doc = body.get("input") if isinstance(body, dict) else None
-        if not isinstance(doc, dict) or doc.get("itemtype") != "Ticket" or doc.get("items_id") != t.id or not doc.get("content"):
+        if (
+            not isinstance(doc, dict)
+            or doc.get("itemtype") != "Ticket"
+            or doc.get("items_id") != t.id
+            or not doc.get("content")
+        ):
             self.violation(f"ITILFollowup: input needs itemtype Ticket, items_id {t.id} and content: {doc!r}")
             return self.error(400, "ERROR_BAD_ARRAY", "input parameter must be an array of objects")
         c = Comment(next(self.event_ids), "watchd", doc["content"], time.time(), not doc.get("is_private"))

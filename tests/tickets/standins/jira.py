@@ -22,8 +22,12 @@ EMAIL, TOKEN = "watchd@hosting.test", "jira-token-1"
 ME = "acc-watchd"
 PEOPLE = {"Alice Agent": "acc-alice", "Carl Customer": "acc-carl"}
 STATUSES = {"Open": "new", "In Progress": "indeterminate", "Resolved": "done", "Closed": "done"}
-TRANSITIONS = [("11", "Start", "In Progress"), ("21", "Resolve", "Resolved"), ("31", "Reopen", "Open"),
-               ("41", "Close", "Closed")]  # fmt: skip
+TRANSITIONS = [
+    ("11", "Start", "In Progress"),
+    ("21", "Resolve", "Resolved"),
+    ("31", "Reopen", "Open"),
+    ("41", "Close", "Closed"),
+]
 _tick = itertools.count()
 
 
@@ -40,19 +44,30 @@ class Jira(StandIn):
         self.histories: dict[int, list[dict[str, Any]]] = {}
 
     def authorized(self, request: web.Request) -> bool:
-        return request.headers.get("Authorization") == "Basic " + base64.b64encode(f"{EMAIL}:{TOKEN}".encode()).decode()
+        return (
+            request.headers.get("Authorization")
+            == "Basic " + base64.b64encode(f"{EMAIL}:{TOKEN}".encode()).decode()
+        )
 
     def unauthorized(self) -> web.StreamResponse:
         return web.Response(status=401, text="Client must be authenticated to access this resource.")
 
     def throttled(self) -> web.StreamResponse:
-        return web.json_response({"errorMessages": ["Rate limit exceeded."], "errors": {}}, status=429,
-                                 headers={"Retry-After": self.retry_after})  # fmt: skip
+        return web.json_response(
+            {"errorMessages": ["Rate limit exceeded."], "errors": {}},
+            status=429,
+            headers={"Retry-After": self.retry_after},
+        )
 
     def config(self, secrets_dir: Path) -> dict[str, Any]:
         (secrets_dir / "jira.token").write_text(TOKEN)
-        return {"url": self.url, "project": "OPS", "email": EMAIL, "api_token_file": str(secrets_dir / "jira.token"),
-                "issue_type": "[System] Incident"}  # fmt: skip
+        return {
+            "url": self.url,
+            "project": "OPS",
+            "email": EMAIL,
+            "api_token_file": str(secrets_dir / "jira.token"),
+            "issue_type": "[System] Incident",
+        }
 
     def wrong_auth(self, cfg: dict[str, Any]) -> dict[str, Any]:
         return {**cfg, "email": "someone@else.test"}
@@ -92,14 +107,22 @@ class Jira(StandIn):
 
     def comment_doc(self, c: Comment) -> dict[str, Any]:
         account = PEOPLE.get(c.author, ME)
-        return {"id": str(c.id), "body": c.text, "author": {"accountId": account, "displayName": c.author},
-                "created": c.fields_created if hasattr(c, "fields_created") else jira_time()}  # fmt: skip
+        return {
+            "id": str(c.id),
+            "body": c.text,
+            "author": {"accountId": account, "displayName": c.author},
+            "created": c.fields_created if hasattr(c, "fields_created") else jira_time(),
+        }
 
     def issue(self, t: StandInTicket, expand: bool) -> dict[str, Any]:
-        fields = {"summary": t.subject, "labels": t.fields["labels"], "priority": {"name": t.priority},
-                  "status": {"name": t.status, "statusCategory": {"key": STATUSES[t.status]}},
-                  "assignee": {"accountId": PEOPLE[t.owner], "displayName": t.owner} if t.owner else None,
-                  "comment": {"comments": [self.comment_doc(c) for c in t.comments], "total": len(t.comments)}}  # fmt: skip
+        fields = {
+            "summary": t.subject,
+            "labels": t.fields["labels"],
+            "priority": {"name": t.priority},
+            "status": {"name": t.status, "statusCategory": {"key": STATUSES[t.status]}},
+            "assignee": {"accountId": PEOPLE[t.owner], "displayName": t.owner} if t.owner else None,
+            "comment": {"comments": [self.comment_doc(c) for c in t.comments], "total": len(t.comments)},
+        }
         doc: dict[str, Any] = {"id": str(10000 + t.id), "key": f"OPS-{t.id}", "fields": fields}
         if expand:
             doc["changelog"] = {"histories": self.histories.get(t.id, [])}
@@ -107,14 +130,23 @@ class Jira(StandIn):
 
     def history(self, t: StandInTicket, who: str, items: list[dict[str, Any]]) -> None:
         account = PEOPLE.get(who, ME)
-        self.histories.setdefault(t.id, []).append({"id": str(next(self.event_ids)), "created": jira_time(),
-            "author": {"accountId": account, "displayName": who}, "items": items})  # fmt: skip
+        self.histories.setdefault(t.id, []).append(
+            {
+                "id": str(next(self.event_ids)),
+                "created": jira_time(),
+                "author": {"accountId": account, "displayName": who},
+                "items": items,
+            }
+        )
 
     def add(self, t: StandInTicket, who: str, body: Any, where: str) -> web.Response | None:
         if not require(self, where, body, "body"):
             return self.error(400, [], {"comment": "Comment body can not be empty!"})
-        if body.get("properties") not in (None, [{"key": "sd.public.comment", "value": {"internal": True}}],
-                                          [{"key": "sd.public.comment", "value": {"internal": False}}]):
+        if body.get("properties") not in (
+            None,
+            [{"key": "sd.public.comment", "value": {"internal": True}}],
+            [{"key": "sd.public.comment", "value": {"internal": False}}],
+        ):
             self.violation(f"{where}: properties {body.get('properties')!r}")
         c = Comment(next(self.event_ids), who, body["body"], time.time())
         c.fields_created = jira_time()  # type: ignore[attr-defined]
@@ -130,8 +162,11 @@ class Jira(StandIn):
         if not m:
             self.violation(f"search: jql {jql!r}")
             return self.error(400, [f"Error in the JQL Query: {jql}"])
-        hits = [self.issue(t, False) for t in sorted(self.tickets.values(), key=lambda t: t.id)
-                if m.group(1) in t.fields["labels"]]  # fmt: skip
+        hits = [
+            self.issue(t, False)
+            for t in sorted(self.tickets.values(), key=lambda t: t.id)
+            if m.group(1) in t.fields["labels"]
+        ]
         return web.json_response({"issues": hits, "isLast": True})
 
     async def create(self, request: web.Request) -> web.Response:
@@ -147,23 +182,37 @@ class Jira(StandIn):
             self.violation("create: a label with a space")
             return self.error(400, [], {"labels": "The label must not contain spaces."})
         key = next((label for label in labels if label.startswith("watchd-")), "")
-        t = self.new_ticket(key, fields["summary"], fields.get("description", ""),
-                            (fields.get("priority") or {}).get("name", "Medium"), "Open", labels=labels)  # fmt: skip
+        t = self.new_ticket(
+            key,
+            fields["summary"],
+            fields.get("description", ""),
+            (fields.get("priority") or {}).get("name", "Medium"),
+            "Open",
+            labels=labels,
+        )
         t.comments = []
         self.tickets[t.id] = t
-        return web.json_response({"id": str(10000 + t.id), "key": f"OPS-{t.id}", "self": f"{self.url}/rest/api/2/issue/{t.id}"},
-                                 status=201)  # fmt: skip
+        return web.json_response(
+            {"id": str(10000 + t.id), "key": f"OPS-{t.id}", "self": f"{self.url}/rest/api/2/issue/{t.id}"},
+            status=201,
+        )
 
     async def get(self, request: web.Request) -> web.Response:
         t = self.found(request)
-        return web.json_response(self.issue(t, "changelog" in request.query.get("expand", ""))) if t else self.missing()
+        return (
+            web.json_response(self.issue(t, "changelog" in request.query.get("expand", "")))
+            if t
+            else self.missing()
+        )
 
     async def edit(self, request: web.Request) -> web.Response:
         t = self.found(request)
         if t is None:
             return self.missing()
         body = await request.json()
-        prio = ((body.get("fields") or {}).get("priority") or {}).get("name") if isinstance(body, dict) else None
+        prio = (
+            ((body.get("fields") or {}).get("priority") or {}).get("name") if isinstance(body, dict) else None
+        )
         if not prio:
             self.violation(f"edit: unexpected body {body!r}")
             return self.error(400, ["nothing to edit"])
@@ -178,7 +227,9 @@ class Jira(StandIn):
         if order not in ("created", "-created", "+created"):
             self.violation(f"comments: orderBy {order!r}")
         items = [self.comment_doc(c) for c in t.comments]
-        return web.json_response({"comments": items[::-1] if order == "-created" else items, "total": len(items)})
+        return web.json_response(
+            {"comments": items[::-1] if order == "-created" else items, "total": len(items)}
+        )
 
     async def add_comment(self, request: web.Request) -> web.Response:
         t = self.found(request)
@@ -191,9 +242,15 @@ class Jira(StandIn):
         t = self.found(request)
         if t is None:
             return self.missing()
-        return web.json_response({"transitions": [
-            {"id": i, "name": n, "to": {"name": to, "statusCategory": {"key": STATUSES[to]}}}
-            for i, n, to in TRANSITIONS if to != t.status]})  # fmt: skip
+        return web.json_response(
+            {
+                "transitions": [
+                    {"id": i, "name": n, "to": {"name": to, "statusCategory": {"key": STATUSES[to]}}}
+                    for i, n, to in TRANSITIONS
+                    if to != t.status
+                ]
+            }
+        )
 
     async def do_transition(self, request: web.Request) -> web.Response:
         t = self.found(request)
@@ -205,7 +262,7 @@ class Jira(StandIn):
         if match is None:
             self.violation(f"transition: {tid!r} is not available")
             return self.error(400, ["Transition id is not valid for this issue."])
-        for item in ((body.get("update") or {}).get("comment") or []):
+        for item in (body.get("update") or {}).get("comment") or []:
             if (bad := self.add(t, "watchd", item.get("add"), "transition comment")) is not None:
                 return bad
         t.status = match

@@ -38,8 +38,12 @@ class Zammad(StandIn):
 
     def config(self, secrets_dir: Path) -> dict[str, Any]:
         (secrets_dir / "zammad.token").write_text(TOKEN)
-        return {"url": self.url, "token_file": str(secrets_dir / "zammad.token"), "group": "Hosting",
-                "customer": "noc@hosting.test"}  # fmt: skip
+        return {
+            "url": self.url,
+            "token_file": str(secrets_dir / "zammad.token"),
+            "group": "Hosting",
+            "customer": "noc@hosting.test",
+        }
 
     def wrong_auth(self, cfg: dict[str, Any]) -> dict[str, Any]:
         Path(cfg["token_file"]).write_text("wrong")
@@ -60,17 +64,26 @@ class Zammad(StandIn):
         ]
 
     def doc(self, t: StandInTicket, expand: bool) -> dict[str, Any]:
-        d = {"id": t.id, "title": t.subject, "group_id": 1, "priority_id": t.priority, "owner_id": IDS.get(t.owner or "", 1),
-             "watchd_key": t.key, "updated_at": t.fields.get("updated_at", now_iso()),
-             "updated_by_id": t.fields.get("updated_by_id", ME), "state_id": sorted(STATES).index(t.status) + 1}  # fmt: skip
+        d = {
+            "id": t.id,
+            "title": t.subject,
+            "group_id": 1,
+            "priority_id": t.priority,
+            "owner_id": IDS.get(t.owner or "", 1),
+            "watchd_key": t.key,
+            "updated_at": t.fields.get("updated_at", now_iso()),
+            "updated_by_id": t.fields.get("updated_by_id", ME),
+            "state_id": sorted(STATES).index(t.status) + 1,
+        }
         if expand:
             d["state"] = t.status
         return d
 
     @staticmethod
     def not_found(ident: str) -> web.Response:
-        return web.json_response({"error": f"Couldn't find Ticket with 'id'={ident}",
-                                  "error_human": "No such ticket"}, status=404)  # fmt: skip
+        return web.json_response(
+            {"error": f"Couldn't find Ticket with 'id'={ident}", "error_human": "No such ticket"}, status=404
+        )
 
     @staticmethod
     def unprocessable(text: str) -> web.Response:
@@ -87,7 +100,9 @@ class Zammad(StandIn):
             self.violation(f"{where}: article type {article.get('type')!r}")
         if article.get("content_type", "text/plain") not in ("text/plain", "text/html"):
             self.violation(f"{where}: article content_type {article.get('content_type')!r}")
-        t.comments.append(Comment(next(self.event_ids), "watchd", article["body"], time.time(), not article.get("internal")))
+        t.comments.append(
+            Comment(next(self.event_ids), "watchd", article["body"], time.time(), not article.get("internal"))
+        )
         return None
 
     async def me(self, request: web.Request) -> web.Response:
@@ -120,8 +135,13 @@ class Zammad(StandIn):
         if doc.get("state", "new") not in STATES or doc.get("priority_id", 2) not in (1, 2, 3):
             self.violation("create: unknown state or priority_id")
             return self.unprocessable("No lookup value found for 'state'")
-        t = self.new_ticket(str(doc.get("watchd_key") or ""), doc["title"], doc["article"].get("body", ""),
-                            doc.get("priority_id", 2), doc.get("state", "new"))  # fmt: skip
+        t = self.new_ticket(
+            str(doc.get("watchd_key") or ""),
+            doc["title"],
+            doc["article"].get("body", ""),
+            doc.get("priority_id", 2),
+            doc.get("state", "new"),
+        )
         if (bad := self.article(t, doc["article"], "create")) is not None:
             return bad
         return web.json_response(self.doc(t, False), status=201)
@@ -156,10 +176,21 @@ class Zammad(StandIn):
         t = self.found(request)
         if t is None:
             return self.not_found(request.match_info["id"])
-        return web.json_response([{"id": c.id, "ticket_id": t.id, "body": c.text, "type": "note",
-                                   "internal": not c.public, "created_by_id": IDS.get(c.author, ME),
-                                   "sender": "Customer" if c.customer else "Agent",
-                                   "created_at": now_iso()} for c in t.comments])  # fmt: skip
+        return web.json_response(
+            [
+                {
+                    "id": c.id,
+                    "ticket_id": t.id,
+                    "body": c.text,
+                    "type": "note",
+                    "internal": not c.public,
+                    "created_by_id": IDS.get(c.author, ME),
+                    "sender": "Customer" if c.customer else "Agent",
+                    "created_at": now_iso(),
+                }
+                for c in t.comments
+            ]
+        )
 
     def take(self, ref: str, who: str) -> None:
         t = self.ticket(ref)

@@ -37,9 +37,14 @@ class Zendesk(StandIn):
         return web.json_response({"error": "Couldn't authenticate you"}, status=401)
 
     def throttled(self) -> web.StreamResponse:
-        return web.json_response({"error": "APIRateLimitExceeded", "description": "Number of allowed API "
-                                  "requests per minute exceeded"}, status=429,
-                                 headers={"Retry-After": self.retry_after})  # fmt: skip
+        return web.json_response(
+            {
+                "error": "APIRateLimitExceeded",
+                "description": "Number of allowed API requests per minute exceeded",
+            },
+            status=429,
+            headers={"Retry-After": self.retry_after},
+        )
 
     def config(self, secrets_dir: Path) -> dict[str, Any]:
         (secrets_dir / "zendesk.token").write_text(TOKEN)
@@ -66,14 +71,28 @@ class Zendesk(StandIn):
 
     @staticmethod
     def doc(t: StandInTicket) -> dict[str, Any]:
-        return {"id": t.id, "subject": t.subject, "description": t.body, "priority": t.priority,
-                "status": t.status, "external_id": t.key, "assignee_id": PEOPLE.get(t.owner or ""),
-                "tags": t.fields.get("tags", []), "type": t.fields.get("type")}  # fmt: skip
+        return {
+            "id": t.id,
+            "subject": t.subject,
+            "description": t.body,
+            "priority": t.priority,
+            "status": t.status,
+            "external_id": t.key,
+            "assignee_id": PEOPLE.get(t.owner or ""),
+            "tags": t.fields.get("tags", []),
+            "type": t.fields.get("type"),
+        }
 
     def audit(self, t: StandInTicket, author: int, events: list[dict[str, Any]]) -> None:
-        self.audits.setdefault(t.id, []).append({"id": next(self.event_ids), "ticket_id": t.id, "author_id": author,
-                                                 "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                                                 "events": events})  # fmt: skip
+        self.audits.setdefault(t.id, []).append(
+            {
+                "id": next(self.event_ids),
+                "ticket_id": t.id,
+                "author_id": author,
+                "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "events": events,
+            }
+        )
 
     def found(self, request: web.Request) -> StandInTicket | None:
         t = self.tickets.get(int(request.match_info["id"])) if request.match_info["id"].isdigit() else None
@@ -85,8 +104,14 @@ class Zendesk(StandIn):
 
     @staticmethod
     def invalid(field: str, text: str) -> web.Response:
-        return web.json_response({"error": "RecordInvalid", "description": "Record validation errors",
-                                  "details": {field: [{"description": text}]}}, status=422)  # fmt: skip
+        return web.json_response(
+            {
+                "error": "RecordInvalid",
+                "description": "Record validation errors",
+                "details": {field: [{"description": text}]},
+            },
+            status=422,
+        )
 
     # -- handlers -----------------------------------------------------------------------------------
 
@@ -96,19 +121,25 @@ class Zendesk(StandIn):
     async def list_tickets(self, request: web.Request) -> web.Response:
         key = request.query.get("external_id")
         found = [self.doc(t) for t in self.tickets.values() if key is None or t.key == key]
-        return web.json_response({"tickets": found, "next_page": None, "previous_page": None, "count": len(found)})
+        return web.json_response(
+            {"tickets": found, "next_page": None, "previous_page": None, "count": len(found)}
+        )
 
     async def create(self, request: web.Request) -> web.Response:
         body = await request.json()
         idem = request.headers.get("Idempotency-Key")
         if idem and idem in self.idempotency:
             t = self.tickets[self.idempotency[idem]]
-            return web.json_response({"ticket": self.doc(t)}, status=201, headers={"x-idempotency-lookup": "hit"})
+            return web.json_response(
+                {"ticket": self.doc(t)}, status=201, headers={"x-idempotency-lookup": "hit"}
+            )
         doc = body.get("ticket") if isinstance(body, dict) else None
         if not require(self, "POST /api/v2/tickets.json", doc, "comment"):
             return self.invalid("base", "Description: cannot be blank")
         assert isinstance(doc, dict)
-        if not isinstance(doc["comment"], dict) or not (doc["comment"].get("body") or doc["comment"].get("html_body")):
+        if not isinstance(doc["comment"], dict) or not (
+            doc["comment"].get("body") or doc["comment"].get("html_body")
+        ):
             self.violation("create: comment needs body or html_body")
             return self.invalid("base", "Description: cannot be blank")
         if doc.get("priority") not in PRIORITIES | {None}:
@@ -118,11 +149,24 @@ class Zendesk(StandIn):
         if source is not None and (source not in self.tickets or self.tickets[source].status != "closed"):
             self.violation("create: via_followup_source_id must name a closed ticket")
             return self.invalid("via_followup_source_id", "must be a closed ticket")
-        t = self.new_ticket(str(doc.get("external_id") or ""), str(doc.get("subject") or ""),
-                            doc["comment"].get("body", ""), doc.get("priority"), "new",
-                            tags=doc.get("tags", []), type=doc.get("type"))  # fmt: skip
-        t.comments.append(Comment(next(self.event_ids), "watchd", doc["comment"]["body"], time.time(),
-                                  bool(doc["comment"].get("public", True))))  # fmt: skip
+        t = self.new_ticket(
+            str(doc.get("external_id") or ""),
+            str(doc.get("subject") or ""),
+            doc["comment"].get("body", ""),
+            doc.get("priority"),
+            "new",
+            tags=doc.get("tags", []),
+            type=doc.get("type"),
+        )
+        t.comments.append(
+            Comment(
+                next(self.event_ids),
+                "watchd",
+                doc["comment"]["body"],
+                time.time(),
+                bool(doc["comment"].get("public", True)),
+            )
+        )
         self.audit(t, ME, [{"type": "Create"}, {"type": "Comment", "body": doc["comment"]["body"]}])
         if idem:
             self.idempotency[idem] = t.id
@@ -139,7 +183,7 @@ class Zendesk(StandIn):
         body = await request.json()
         doc = body.get("ticket") if isinstance(body, dict) else None
         if not isinstance(doc, dict) or not doc:
-            self.violation("PUT ticket: body must be {\"ticket\": {...}} with something to change")
+            self.violation('PUT ticket: body must be {"ticket": {...}} with something to change')
             return self.invalid("base", "nothing to update")
         if t.status == "closed":
             return self.invalid("status", "Status: closed prevents ticket update")
@@ -149,7 +193,9 @@ class Zendesk(StandIn):
             if not isinstance(c, dict) or not c.get("body"):
                 self.violation("PUT ticket: comment without body")
                 return self.invalid("comment", "cannot be blank")
-            t.comments.append(Comment(next(self.event_ids), "watchd", c["body"], time.time(), bool(c.get("public", True))))
+            t.comments.append(
+                Comment(next(self.event_ids), "watchd", c["body"], time.time(), bool(c.get("public", True)))
+            )
             events.append({"type": "Comment", "body": c["body"]})
         if "status" in doc:
             if doc["status"] not in STATUSES - {"closed"}:
@@ -172,8 +218,16 @@ class Zendesk(StandIn):
         order = request.query.get("sort_order", "asc")
         if order not in ("asc", "desc"):
             self.violation(f"comments: sort_order {order!r}")
-        items = [{"id": c.id, "type": "Comment", "author_id": PEOPLE.get(c.author, ME), "body": c.text,
-                  "public": c.public} for c in t.comments]  # fmt: skip
+        items = [
+            {
+                "id": c.id,
+                "type": "Comment",
+                "author_id": PEOPLE.get(c.author, ME),
+                "body": c.text,
+                "public": c.public,
+            }
+            for c in t.comments
+        ]
         return web.json_response({"comments": items[::-1] if order == "desc" else items, "next_page": None})
 
     async def list_audits(self, request: web.Request) -> web.Response:
@@ -188,7 +242,9 @@ class Zendesk(StandIn):
     def take(self, ref: str, who: str) -> None:
         t = self.ticket(ref)
         t.owner, t.status = who, "open"
-        self.audit(t, PEOPLE[who], [{"type": "Change", "field_name": "assignee_id", "value": str(PEOPLE[who])}])
+        self.audit(
+            t, PEOPLE[who], [{"type": "Change", "field_name": "assignee_id", "value": str(PEOPLE[who])}]
+        )
 
     def reply(self, ref: str, who: str, text: str) -> None:
         t = self.ticket(ref)

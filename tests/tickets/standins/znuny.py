@@ -18,8 +18,13 @@ from . import Comment, StandIn, StandInTicket
 
 BASE = "/otrs/nph-genericinterface.pl/Webservice/GenericTicketConnectorREST"
 USER, PASSWORD = "watchd", "znuny-pass"
-STATES = {"new": "new", "open": "open", "closed successful": "closed", "closed unsuccessful": "closed",
-          "pending reminder": "pending reminder"}  # fmt: skip
+STATES = {
+    "new": "new",
+    "open": "open",
+    "closed successful": "closed",
+    "closed unsuccessful": "closed",
+    "pending reminder": "pending reminder",
+}
 PRIORITIES = {"1 very low", "2 low", "3 normal", "4 high", "5 very high"}
 
 
@@ -35,8 +40,13 @@ class Znuny(StandIn):
 
     def config(self, secrets_dir: Path) -> dict[str, Any]:
         (secrets_dir / "znuny.pass").write_text(PASSWORD)
-        return {"url": self.url + BASE, "username": USER, "password_file": str(secrets_dir / "znuny.pass"),
-                "queue": "Hosting", "customer": "noc@hosting.test"}  # fmt: skip
+        return {
+            "url": self.url + BASE,
+            "username": USER,
+            "password_file": str(secrets_dir / "znuny.pass"),
+            "queue": "Hosting",
+            "customer": "noc@hosting.test",
+        }
 
     def wrong_auth(self, cfg: dict[str, Any]) -> dict[str, Any]:
         Path(cfg["password_file"]).write_text("wrong")
@@ -58,7 +68,11 @@ class Znuny(StandIn):
         return web.json_response({"Error": {"ErrorCode": code, "ErrorMessage": text}})
 
     def login_ok(self, source: Any) -> bool:
-        return isinstance(source, dict) and source.get("UserLogin") == USER and source.get("Password") == PASSWORD
+        return (
+            isinstance(source, dict)
+            and source.get("UserLogin") == USER
+            and source.get("Password") == PASSWORD
+        )
 
     def article(self, t: StandInTicket, art: Any, op: str) -> web.Response | None:
         if not isinstance(art, dict) or not all(art.get(k) for k in ("Subject", "Body", "ContentType")):
@@ -66,19 +80,42 @@ class Znuny(StandIn):
             return self.error(f"{op}.MissingParameter", "Article->Subject/Body/ContentType is missing")
         if art.get("CommunicationChannel", "Internal") not in ("Internal", "Email", "Phone"):
             self.violation(f"{op}: CommunicationChannel {art.get('CommunicationChannel')!r}")
-        t.comments.append(Comment(next(self.event_ids), "watchd", art["Body"], time.time(), bool(art.get("IsVisibleForCustomer"))))
+        t.comments.append(
+            Comment(
+                next(self.event_ids),
+                "watchd",
+                art["Body"],
+                time.time(),
+                bool(art.get("IsVisibleForCustomer")),
+            )
+        )
         return None
 
     def doc(self, t: StandInTicket, articles: bool) -> dict[str, Any]:
-        d: dict[str, Any] = {"TicketID": str(t.id), "TicketNumber": str(2026000 + t.id), "Title": t.subject,
-             "State": t.status, "StateType": STATES[t.status], "Priority": t.priority, "Queue": "Hosting",
-             "Owner": t.owner or "root@localhost", "Lock": "lock" if t.owner else "unlock",
-             "Changed": t.fields.get("changed", stamp()),
-             "DynamicField": [{"Name": "WatchdKey", "Value": t.key}]}  # fmt: skip
+        d: dict[str, Any] = {
+            "TicketID": str(t.id),
+            "TicketNumber": str(2026000 + t.id),
+            "Title": t.subject,
+            "State": t.status,
+            "StateType": STATES[t.status],
+            "Priority": t.priority,
+            "Queue": "Hosting",
+            "Owner": t.owner or "root@localhost",
+            "Lock": "lock" if t.owner else "unlock",
+            "Changed": t.fields.get("changed", stamp()),
+            "DynamicField": [{"Name": "WatchdKey", "Value": t.key}],
+        }
         if articles:
-            d["Article"] = [{"ArticleID": str(c.id), "Body": c.text, "From": f'"{c.author}" <{c.author.split()[0].lower()}@hosting.test>',
-                             "SenderType": "customer" if c.customer else "agent",
-                             "CreateTime": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(c.at))} for c in t.comments]  # fmt: skip
+            d["Article"] = [
+                {
+                    "ArticleID": str(c.id),
+                    "Body": c.text,
+                    "From": f'"{c.author}" <{c.author.split()[0].lower()}@hosting.test>',
+                    "SenderType": "customer" if c.customer else "agent",
+                    "CreateTime": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(c.at)),
+                }
+                for c in t.comments
+            ]
         return d
 
     async def create(self, request: web.Request) -> web.Response:
@@ -86,18 +123,24 @@ class Znuny(StandIn):
         if not self.login_ok(body):
             return self.error("TicketCreate.AuthFail", "User could not be authenticated!")
         ticket = body.get("Ticket")
-        if not isinstance(ticket, dict) or not all(ticket.get(k) for k in ("Title", "Queue", "State", "Priority", "CustomerUser")):
+        if not isinstance(ticket, dict) or not all(
+            ticket.get(k) for k in ("Title", "Queue", "State", "Priority", "CustomerUser")
+        ):
             self.violation("TicketCreate: Ticket needs Title, Queue, State, Priority, CustomerUser")
             return self.error("TicketCreate.MissingParameter", "Ticket->Title etc. parameter is missing!")
         if ticket["State"] not in STATES or ticket["Priority"] not in PRIORITIES:
             self.violation(f"TicketCreate: State {ticket['State']!r} / Priority {ticket['Priority']!r}")
             return self.error("TicketCreate.InvalidParameter", "Ticket->State/Priority is invalid!")
         fields = {df.get("Name"): df.get("Value") for df in body.get("DynamicField") or []}
-        t = self.new_ticket(str(fields.get("WatchdKey") or ""), ticket["Title"], "", ticket["Priority"], ticket["State"])
+        t = self.new_ticket(
+            str(fields.get("WatchdKey") or ""), ticket["Title"], "", ticket["Priority"], ticket["State"]
+        )
         if (bad := self.article(t, body.get("Article"), "TicketCreate")) is not None:
             del self.tickets[t.id]
             return bad
-        return web.json_response({"TicketID": str(t.id), "TicketNumber": str(2026000 + t.id), "ArticleID": "1"})
+        return web.json_response(
+            {"TicketID": str(t.id), "TicketNumber": str(2026000 + t.id), "ArticleID": "1"}
+        )
 
     async def get(self, request: web.Request) -> web.Response:
         if not self.login_ok(dict(request.query)):

@@ -28,7 +28,16 @@ from typing import Any
 from watchd.core.errors import DeliveryError, ParamError
 from watchd.delivery.httpcall import JsonApi
 from watchd.delivery.tickets import TicketChange, TicketIntent, TwoWay
-from watchd.delivery.tickets.keyed import KeyedBackend, Status, Ticket, as_int, epoch, log, oldest, state_changes
+from watchd.delivery.tickets.keyed import (
+    KeyedBackend,
+    Status,
+    Ticket,
+    as_int,
+    epoch,
+    log,
+    oldest,
+    state_changes,
+)
 from watchd.delivery.tickets.render import Options, has_marker, marked_text
 
 PRIORITIES = {"P1": 4, "P2": 3, "P3": 2, "P4": 1}
@@ -43,8 +52,17 @@ class FreshdeskBackend(KeyedBackend):
     name = "freshdesk"
     label = "Freshdesk"
 
-    def __init__(self, url: str, api_key: str, requester: str, *, key_field: str = "cf_watchd_key",
-                 group_id: int | None = None, two_way: TwoWay | None = None, timeout: float = 10.0) -> None:  # fmt: skip
+    def __init__(
+        self,
+        url: str,
+        api_key: str,
+        requester: str,
+        *,
+        key_field: str = "cf_watchd_key",
+        group_id: int | None = None,
+        two_way: TwoWay | None = None,
+        timeout: float = 10.0,
+    ) -> None:
         self.url = url.rstrip("/")
         self.requester = requester
         self.key_field = key_field
@@ -66,7 +84,9 @@ class FreshdeskBackend(KeyedBackend):
         requester = o.required("requester")
         field = o.text("key_field", "cf_watchd_key") or "cf_watchd_key"
         if not field.startswith("cf_") or not field.replace("_", "").isalnum():
-            raise ParamError("key_field", f"expected a custom field name such as cf_watchd_key, got {field!r}")
+            raise ParamError(
+                "key_field", f"expected a custom field name such as cf_watchd_key, got {field!r}"
+            )
         group = o.integer("group_id", 0, low=1, high=2**53) or None
         two_way = o.two_way(poll=True, push=True)
         timeout = o.number("timeout", 10.0, low=0.5, high=300.0)
@@ -93,7 +113,9 @@ class FreshdeskBackend(KeyedBackend):
 
     async def find(self, key: str) -> Ticket | None:
         query = f"\"{self.key_field}:'{key}'\""
-        reply = await self.api.request("GET", "/api/v2/search/tickets", what="ticket search", params={"query": query})
+        reply = await self.api.request(
+            "GET", "/api/v2/search/tickets", what="ticket search", params={"query": query}
+        )
         results = reply.body.get("results") if isinstance(reply.body, Mapping) else None
         if not isinstance(results, list):
             raise DeliveryError(f"Freshdesk search answered {str(reply.body)[:200]}", False)
@@ -102,8 +124,12 @@ class FreshdeskBackend(KeyedBackend):
         return self._ticket(hit) if hit is not None else None
 
     async def _conversations(self, ref: str) -> list[Mapping[str, Any]]:
-        reply = await self.api.request("GET", f"/api/v2/tickets/{ref}/conversations", what=f"conversations of {ref}",
-                                       params={"per_page": "100"})  # fmt: skip
+        reply = await self.api.request(
+            "GET",
+            f"/api/v2/tickets/{ref}/conversations",
+            what=f"conversations of {ref}",
+            params={"per_page": "100"},
+        )
         return [c for c in reply.body if isinstance(c, Mapping)] if isinstance(reply.body, list) else []
 
     async def applied(self, ticket: Ticket, op_id: int) -> bool:
@@ -112,10 +138,14 @@ class FreshdeskBackend(KeyedBackend):
 
     async def create(self, intent: TicketIntent) -> str:
         doc: dict[str, Any] = {
-            "subject": intent.subject, "description": as_html(marked_text(intent)), "email": self.requester,
-            "priority": PRIORITIES[intent.priority], "status": OPEN, "tags": ["watchd"],
+            "subject": intent.subject,
+            "description": as_html(marked_text(intent)),
+            "email": self.requester,
+            "priority": PRIORITIES[intent.priority],
+            "status": OPEN,
+            "tags": ["watchd"],
             "custom_fields": {self.key_field: intent.key},
-        }  # fmt: skip
+        }
         if self.group_id:
             doc["group_id"] = self.group_id
         reply = await self.api.request("POST", "/api/v2/tickets", what="create ticket", json=doc)
@@ -125,20 +155,32 @@ class FreshdeskBackend(KeyedBackend):
         return str(reply.body["id"])
 
     async def comment(self, ticket: Ticket, intent: TicketIntent, status: Status | None) -> None:
-        await self.api.request("POST", f"/api/v2/tickets/{ticket.id}/notes", what=f"note on {ticket.id}",
-                               json={"body": as_html(marked_text(intent)), "private": True})  # fmt: skip
+        await self.api.request(
+            "POST",
+            f"/api/v2/tickets/{ticket.id}/notes",
+            what=f"note on {ticket.id}",
+            json={"body": as_html(marked_text(intent)), "private": True},
+        )
         if status is not None:
             await self.set_status(ticket, status)
 
     async def set_status(self, ticket: Ticket, status: Status) -> None:
         if ticket.active == (status == "resolve"):
-            await self.api.request("PUT", f"/api/v2/tickets/{ticket.id}", what=f"ticket {ticket.id}",
-                                   json={"status": RESOLVED if status == "resolve" else OPEN})  # fmt: skip
+            await self.api.request(
+                "PUT",
+                f"/api/v2/tickets/{ticket.id}",
+                what=f"ticket {ticket.id}",
+                json={"status": RESOLVED if status == "resolve" else OPEN},
+            )
 
     async def set_priority(self, ticket: Ticket, priority: str) -> None:
         if as_int((ticket.raw or {}).get("priority")) != PRIORITIES[priority]:
-            await self.api.request("PUT", f"/api/v2/tickets/{ticket.id}", what=f"ticket {ticket.id}",
-                                   json={"priority": PRIORITIES[priority]})  # fmt: skip
+            await self.api.request(
+                "PUT",
+                f"/api/v2/tickets/{ticket.id}",
+                what=f"ticket {ticket.id}",
+                json={"priority": PRIORITIES[priority]},
+            )
 
     async def _name(self, user_id: int, customer: bool = False) -> str:
         """An agent's (or, for incoming mail, a contact's) name; cached."""

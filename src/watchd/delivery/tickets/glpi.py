@@ -17,13 +17,23 @@ Documented means used (GLPI's `apirest.md`, served by every instance at `/apires
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from typing import Any
 
 from watchd.core.errors import DeliveryError, ParamError
 from watchd.delivery.httpcall import JsonApi, Reply
 from watchd.delivery.tickets import TicketChange, TicketIntent, TwoWay
-from watchd.delivery.tickets.keyed import KeyedBackend, Status, Ticket, as_int, epoch, log, oldest, state_changes
+from watchd.delivery.tickets.keyed import (
+    KeyedBackend,
+    Status,
+    Ticket,
+    as_int,
+    epoch,
+    log,
+    oldest,
+    state_changes,
+)
 from watchd.delivery.tickets.render import Options, has_marker, marked_text
 
 PRIORITIES = {"P1": 5, "P2": 4, "P3": 3, "P4": 2}  # GLPI: 6 major, 5 very high, 4 high, 3 medium, 2 low
@@ -35,8 +45,16 @@ class GlpiBackend(KeyedBackend):
     name = "glpi"
     label = "GLPI"
 
-    def __init__(self, url: str, user_token: str, *, app_token: str | None = None, entity_id: int | None = None,
-                 two_way: TwoWay | None = None, timeout: float = 10.0) -> None:  # fmt: skip
+    def __init__(
+        self,
+        url: str,
+        user_token: str,
+        *,
+        app_token: str | None = None,
+        entity_id: int | None = None,
+        two_way: TwoWay | None = None,
+        timeout: float = 10.0,
+    ) -> None:
         self.url = url.rstrip("/")
         self.user_token = user_token
         self.entity_id = entity_id
@@ -60,23 +78,42 @@ class GlpiBackend(KeyedBackend):
         two_way = o.two_way(poll=True, push=True)
         timeout = o.number("timeout", 10.0, low=0.5, high=300.0)
         o.done()
-        return cls(url, token, app_token=app_token, entity_id=None if entity < 0 else entity, two_way=two_way,
-                   timeout=timeout)  # fmt: skip
+        return cls(
+            url,
+            token,
+            app_token=app_token,
+            entity_id=None if entity < 0 else entity,
+            two_way=two_way,
+            timeout=timeout,
+        )
 
     async def _open_session(self) -> None:
-        reply = await self.api.request("GET", "/initSession", what="initSession",
-                                       headers={"Authorization": f"user_token {self.user_token}"}, allow=(400, 401))  # fmt: skip
+        reply = await self.api.request(
+            "GET",
+            "/initSession",
+            what="initSession",
+            headers={"Authorization": f"user_token {self.user_token}"},
+            allow=(400, 401),
+        )
         if reply.status != 200 or not isinstance(reply.body, Mapping) or "session_token" not in reply.body:
             raise DeliveryError(f"GLPI refused the session: {reply.body}", retryable=False)
         self._session = str(reply.body["session_token"])
 
-    async def _call(self, method: str, path: str, *, what: str, allow: tuple[int, ...] = (), **kw: Any) -> Reply:
+    async def _call(
+        self, method: str, path: str, *, what: str, allow: tuple[int, ...] = (), **kw: Any
+    ) -> Reply:
         """One call with the session token; an expired session is opened again once."""
         if self._session is None:
             await self._open_session()
         for attempt in (1, 2):
-            reply = await self.api.request(method, path, what=what, headers={"Session-Token": str(self._session)},
-                                           allow=(*allow, 401), **kw)  # fmt: skip
+            reply = await self.api.request(
+                method,
+                path,
+                what=what,
+                headers={"Session-Token": str(self._session)},
+                allow=(*allow, 401),
+                **kw,
+            )
             if reply.status != 401:
                 return reply
             if attempt == 1 and isinstance(reply.body, list) and "ERROR_SESSION_TOKEN_INVALID" in reply.body:
@@ -104,9 +141,17 @@ class GlpiBackend(KeyedBackend):
         return self._ticket(reply.body)
 
     async def find(self, key: str) -> Ticket | None:
-        reply = await self._call("GET", "/Ticket", what="ticket search",
-                                 params={"searchText[externalid]": key, "range": "0-49", "sort": "id", "order": "ASC"})  # fmt: skip
-        items = [i for i in (reply.body if isinstance(reply.body, list) else []) if isinstance(i, Mapping) and "id" in i]
+        reply = await self._call(
+            "GET",
+            "/Ticket",
+            what="ticket search",
+            params={"searchText[externalid]": key, "range": "0-49", "sort": "id", "order": "ASC"},
+        )
+        items = [
+            i
+            for i in (reply.body if isinstance(reply.body, list) else [])
+            if isinstance(i, Mapping) and "id" in i
+        ]
         items = sorted((i for i in items if not i.get("is_deleted")), key=lambda i: int(i["id"]))
         hit = oldest(items, lambda i: i.get("externalid"), key, "glpi")
         return self._ticket(hit) if hit is not None else None
@@ -120,10 +165,14 @@ class GlpiBackend(KeyedBackend):
 
     async def create(self, intent: TicketIntent) -> str:
         doc: dict[str, Any] = {
-            "name": intent.subject, "content": marked_text(intent), "type": 1, "externalid": intent.key,
-            "priority": PRIORITIES[intent.priority], "urgency": PRIORITIES[intent.priority],
+            "name": intent.subject,
+            "content": marked_text(intent),
+            "type": 1,
+            "externalid": intent.key,
+            "priority": PRIORITIES[intent.priority],
+            "urgency": PRIORITIES[intent.priority],
             "impact": PRIORITIES[intent.priority],
-        }  # fmt: skip
+        }
         if self.entity_id is not None:
             doc["entities_id"] = self.entity_id
         reply = await self._call("POST", "/Ticket", what="create ticket", json={"input": doc})
@@ -133,9 +182,15 @@ class GlpiBackend(KeyedBackend):
         return str(reply.body["id"])
 
     async def comment(self, ticket: Ticket, intent: TicketIntent, status: Status | None) -> None:
-        doc = {"itemtype": "Ticket", "items_id": int(ticket.id), "content": marked_text(intent), "is_private": 1}
-        await self._call("POST", f"/Ticket/{ticket.id}/ITILFollowup", what=f"follow-up on {ticket.id}",
-                         json={"input": doc})  # fmt: skip
+        doc = {
+            "itemtype": "Ticket",
+            "items_id": int(ticket.id),
+            "content": marked_text(intent),
+            "is_private": 1,
+        }
+        await self._call(
+            "POST", f"/Ticket/{ticket.id}/ITILFollowup", what=f"follow-up on {ticket.id}", json={"input": doc}
+        )
         if status is not None:
             await self.set_status(ticket, status)
 
@@ -148,7 +203,9 @@ class GlpiBackend(KeyedBackend):
             await self._put(ticket, {"priority": PRIORITIES[priority]})
 
     async def _put(self, ticket: Ticket, fields: dict[str, Any]) -> None:
-        reply = await self._call("PUT", f"/Ticket/{ticket.id}", what=f"ticket {ticket.id}", json={"input": fields})
+        reply = await self._call(
+            "PUT", f"/Ticket/{ticket.id}", what=f"ticket {ticket.id}", json={"input": fields}
+        )
         result = reply.body[0] if isinstance(reply.body, list) and reply.body else {}
         if isinstance(result, Mapping) and result.get(ticket.id) is False:
             raise DeliveryError(f"GLPI did not update ticket {ticket.id}: {result.get('message')}", False)
@@ -168,25 +225,37 @@ class GlpiBackend(KeyedBackend):
             return []
         doc = ticket.raw
         actors = await self._call("GET", f"/Ticket/{ref}/Ticket_User", what=f"actors of {ref}")
-        assigned = [a for a in actors.body if isinstance(a, Mapping) and as_int(a.get("type")) == ASSIGNED] \
-            if isinstance(actors.body, list) else []  # fmt: skip
+        assigned = (
+            [a for a in actors.body if isinstance(a, Mapping) and as_int(a.get("type")) == ASSIGNED]
+            if isinstance(actors.body, list)
+            else []
+        )
         owner = await self._name(int(assigned[0]["users_id"])) if assigned else None
         replies = []
         for f in await self._followups(ref):
             author = as_int(f.get("users_id")) or 0
             if author != self._me:
-                replies.append((int(f["id"]), await self._name(author), str(f.get("content") or ""),
-                                epoch(f.get("date_creation"))))  # fmt: skip
+                replies.append(
+                    (
+                        int(f["id"]),
+                        await self._name(author),
+                        str(f.get("content") or ""),
+                        epoch(f.get("date_creation")),
+                    )
+                )
         stamp = None if ticket.active else str(doc.get("date_mod") or "closed")
         closer = await self._name(as_int(doc.get("users_id_lastupdater")) or 0) if stamp else ""
         return state_changes(since, owner, stamp, closer, replies, epoch(doc.get("date_mod")))
 
     async def close(self) -> None:
         if self._session is not None:
-            try:
-                await self.api.request("GET", "/killSession", what="killSession",
-                                       headers={"Session-Token": self._session}, allow=(400, 401))  # fmt: skip
-            except DeliveryError:
-                pass
+            with contextlib.suppress(DeliveryError):  # the session times out anyway
+                await self.api.request(
+                    "GET",
+                    "/killSession",
+                    what="killSession",
+                    headers={"Session-Token": self._session},
+                    allow=(400, 401),
+                )
             self._session = None
         await self.api.close()

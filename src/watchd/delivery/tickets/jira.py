@@ -43,12 +43,23 @@ class JiraBackend(KeyedBackend):
     name = "jira"
     label = "Jira"
 
-    def __init__(self, url: str, project: str, token: str, *, email: str | None = None,
-                 issue_type: str = "Task", priorities: Mapping[str, str] = PRIORITIES,
-                 resolved_status: str = "Resolved", reopen_status: str = "Open",
-                 closed_statuses: tuple[str, ...] = ("Resolved", "Done", "Closed", "Canceled"),
-                 service_desk: bool = True, search_api: str = "jql", two_way: TwoWay | None = None,
-                 timeout: float = 10.0) -> None:  # fmt: skip
+    def __init__(
+        self,
+        url: str,
+        project: str,
+        token: str,
+        *,
+        email: str | None = None,
+        issue_type: str = "Task",
+        priorities: Mapping[str, str] = PRIORITIES,
+        resolved_status: str = "Resolved",
+        reopen_status: str = "Open",
+        closed_statuses: tuple[str, ...] = ("Resolved", "Done", "Closed", "Canceled"),
+        service_desk: bool = True,
+        search_api: str = "jql",
+        two_way: TwoWay | None = None,
+        timeout: float = 10.0,
+    ) -> None:
         self.url = url.rstrip("/")
         self.project = project
         self.issue_type = issue_type
@@ -87,13 +98,20 @@ class JiraBackend(KeyedBackend):
         if search_api not in ("jql", "legacy"):
             raise ParamError("search_api", "expected jql (Jira Cloud) or legacy (Data Center)")
         backend = cls(
-            url, project, token, email=email, issue_type=o.text("issue_type", "Task") or "Task",
-            priorities=priorities, resolved_status=o.text("resolved_status", "Resolved") or "Resolved",
+            url,
+            project,
+            token,
+            email=email,
+            issue_type=o.text("issue_type", "Task") or "Task",
+            priorities=priorities,
+            resolved_status=o.text("resolved_status", "Resolved") or "Resolved",
             reopen_status=o.text("reopen_status", "Open") or "Open",
             closed_statuses=o.text_list("closed_statuses") or ("Resolved", "Done", "Closed", "Canceled"),
-            service_desk=o.flag("service_desk", True), search_api=search_api,
-            two_way=o.two_way(poll=True, push=True), timeout=o.number("timeout", 10.0, low=0.5, high=300.0),
-        )  # fmt: skip
+            service_desk=o.flag("service_desk", True),
+            search_api=search_api,
+            two_way=o.two_way(poll=True, push=True),
+            timeout=o.number("timeout", 10.0, low=0.5, high=300.0),
+        )
         o.done()
         return backend
 
@@ -110,31 +128,48 @@ class JiraBackend(KeyedBackend):
             self._me = str(me)
 
     def _ticket(self, issue: Mapping[str, Any]) -> Ticket:
-        status = ((issue.get("fields") or {}).get("status") or {})
-        done = (status.get("statusCategory") or {}).get("key") == "done" or status.get("name") in self.closed_statuses
+        status = (issue.get("fields") or {}).get("status") or {}
+        done = (status.get("statusCategory") or {}).get("key") == "done" or status.get(
+            "name"
+        ) in self.closed_statuses
         return Ticket(str(issue["key"]), not done, None, issue)
 
     async def get(self, ref: str) -> Ticket | None:
-        reply = await self.api.request("GET", f"/rest/api/2/issue/{ref}", what=f"issue {ref}",
-                                       params={"fields": "status,labels,priority,assignee"}, allow=(404,))  # fmt: skip
+        reply = await self.api.request(
+            "GET",
+            f"/rest/api/2/issue/{ref}",
+            what=f"issue {ref}",
+            params={"fields": "status,labels,priority,assignee"},
+            allow=(404,),
+        )
         if reply.status == 404 or not isinstance(reply.body, Mapping):
             return None
         return self._ticket(reply.body)
 
     async def find(self, key: str) -> Ticket | None:
         jql = f'project = "{self.project}" AND labels = "{key}" ORDER BY created ASC'
-        reply = await self.api.request("GET", self.search_path, what="issue search", params={
-            "jql": jql, "fields": "status,labels,priority,assignee", "maxResults": "20"})  # fmt: skip
+        reply = await self.api.request(
+            "GET",
+            self.search_path,
+            what="issue search",
+            params={"jql": jql, "fields": "status,labels,priority,assignee", "maxResults": "20"},
+        )
         issues = reply.body.get("issues") if isinstance(reply.body, Mapping) else None
         if not isinstance(issues, list):
             raise DeliveryError(f"Jira search answered {str(reply.body)[:200]}", False)
         hits = [i for i in issues if isinstance(i, Mapping) and "key" in i]
-        hit = oldest(hits, lambda i: key if key in ((i.get("fields") or {}).get("labels") or []) else None, key, "jira")
+        hit = oldest(
+            hits, lambda i: key if key in ((i.get("fields") or {}).get("labels") or []) else None, key, "jira"
+        )
         return self._ticket(hit) if hit is not None else None
 
     async def _comments(self, ref: str) -> list[Mapping[str, Any]]:
-        reply = await self.api.request("GET", f"/rest/api/2/issue/{ref}/comment", what=f"comments of {ref}",
-                                       params={"orderBy": "-created", "maxResults": "100"})  # fmt: skip
+        reply = await self.api.request(
+            "GET",
+            f"/rest/api/2/issue/{ref}/comment",
+            what=f"comments of {ref}",
+            params={"orderBy": "-created", "maxResults": "100"},
+        )
         items = reply.body.get("comments") if isinstance(reply.body, Mapping) else None
         return [c for c in items or [] if isinstance(c, Mapping)]
 
@@ -143,11 +178,16 @@ class JiraBackend(KeyedBackend):
 
     async def create(self, intent: TicketIntent) -> str:
         fields = {
-            "project": {"key": self.project}, "issuetype": {"name": self.issue_type},
-            "summary": intent.subject[:255], "description": marked_text(intent),
-            "labels": [intent.key, "watchd"], "priority": {"name": self.priorities[intent.priority]},
-        }  # fmt: skip
-        reply = await self.api.request("POST", "/rest/api/2/issue", what="create issue", json={"fields": fields})
+            "project": {"key": self.project},
+            "issuetype": {"name": self.issue_type},
+            "summary": intent.subject[:255],
+            "description": marked_text(intent),
+            "labels": [intent.key, "watchd"],
+            "priority": {"name": self.priorities[intent.priority]},
+        }
+        reply = await self.api.request(
+            "POST", "/rest/api/2/issue", what="create issue", json={"fields": fields}
+        )
         if not isinstance(reply.body, Mapping) or "key" not in reply.body:
             raise DeliveryError(f"Jira created no issue: {str(reply.body)[:200]}", False)
         log.info("jira issue created", key=intent.key, issue=reply.body["key"], op_id=intent.op_id)
@@ -161,8 +201,12 @@ class JiraBackend(KeyedBackend):
 
     async def comment(self, ticket: Ticket, intent: TicketIntent, status: Status | None) -> None:
         if status is None:
-            await self.api.request("POST", f"/rest/api/2/issue/{ticket.id}/comment", what=f"comment on {ticket.id}",
-                                   json=self._comment_doc(intent))  # fmt: skip
+            await self.api.request(
+                "POST",
+                f"/rest/api/2/issue/{ticket.id}/comment",
+                what=f"comment on {ticket.id}",
+                json=self._comment_doc(intent),
+            )
         else:
             await self._transition(ticket, status, {"comment": [{"add": self._comment_doc(intent)}]})
 
@@ -172,32 +216,47 @@ class JiraBackend(KeyedBackend):
 
     async def _transition(self, ticket: Ticket, status: Status, update: dict[str, Any] | None) -> None:
         target = self.resolved_status if status == "resolve" else self.reopen_status
-        reply = await self.api.request("GET", f"/rest/api/2/issue/{ticket.id}/transitions", what=f"transitions of {ticket.id}")
+        reply = await self.api.request(
+            "GET", f"/rest/api/2/issue/{ticket.id}/transitions", what=f"transitions of {ticket.id}"
+        )
         options = reply.body.get("transitions") if isinstance(reply.body, Mapping) else None
         options = [t for t in options or [] if isinstance(t, Mapping)]
         chosen = next((t for t in options if (t.get("to") or {}).get("name") == target), None)
         if chosen is None:
-            names = ", ".join(f"{t.get('name')} -> {(t.get('to') or {}).get('name')}" for t in options) or "none"
-            raise DeliveryError(f"Jira issue {ticket.id} has no transition to {target!r} (available: {names})", False)
+            names = (
+                ", ".join(f"{t.get('name')} -> {(t.get('to') or {}).get('name')}" for t in options) or "none"
+            )
+            raise DeliveryError(
+                f"Jira issue {ticket.id} has no transition to {target!r} (available: {names})", False
+            )
         doc: dict[str, Any] = {"transition": {"id": str(chosen["id"])}}
         if update:
             doc["update"] = update
-        await self.api.request("POST", f"/rest/api/2/issue/{ticket.id}/transitions", what=f"transition {ticket.id}",
-                               json=doc)  # fmt: skip
+        await self.api.request(
+            "POST", f"/rest/api/2/issue/{ticket.id}/transitions", what=f"transition {ticket.id}", json=doc
+        )
 
     async def set_priority(self, ticket: Ticket, priority: str) -> None:
         name = self.priorities[priority]
         if (((ticket.raw or {}).get("fields") or {}).get("priority") or {}).get("name") != name:
-            await self.api.request("PUT", f"/rest/api/2/issue/{ticket.id}", what=f"issue {ticket.id}",
-                                   json={"fields": {"priority": {"name": name}}})  # fmt: skip
+            await self.api.request(
+                "PUT",
+                f"/rest/api/2/issue/{ticket.id}",
+                what=f"issue {ticket.id}",
+                json={"fields": {"priority": {"name": name}}},
+            )
 
     async def changes(self, ref: str, since: str | None) -> list[TicketChange]:
         await self.ready()
         if not self.valid_ref(ref):
             return []
-        reply = await self.api.request("GET", f"/rest/api/2/issue/{ref}", what=f"issue {ref}",
-                                       params={"fields": "status,assignee,comment", "expand": "changelog"},
-                                       allow=(404,))  # fmt: skip
+        reply = await self.api.request(
+            "GET",
+            f"/rest/api/2/issue/{ref}",
+            what=f"issue {ref}",
+            params={"fields": "status,assignee,comment", "expand": "changelog"},
+            allow=(404,),
+        )
         if reply.status == 404 or not isinstance(reply.body, Mapping):
             return []
         last_h, _, last_c = (since or "h0|c0").partition("|")
@@ -216,7 +275,15 @@ class JiraBackend(KeyedBackend):
             who, at = str(author.get("displayName") or "someone"), epoch(h.get("created"))
             for n, item in enumerate(h.get("items") or []):
                 if item.get("field") == "assignee" and item.get("to"):
-                    found.append((at, 0, TicketChange("taken", f"h{hid}.{n}", str(item.get("toString") or who), "", at, cursor)))
+                    found.append(
+                        (
+                            at,
+                            0,
+                            TicketChange(
+                                "taken", f"h{hid}.{n}", str(item.get("toString") or who), "", at, cursor
+                            ),
+                        )
+                    )
                 elif item.get("field") == "status" and item.get("toString") in self.closed_statuses:
                     found.append((at, 2, TicketChange("closed", f"h{hid}.{n}", who, "", at, cursor)))
         for c in comments:
@@ -225,8 +292,20 @@ class JiraBackend(KeyedBackend):
             if cid <= after_c or str(author.get("accountId") or author.get("name")) == self._me:
                 continue
             at = epoch(c.get("created"))
-            found.append((at, 1, TicketChange("reply", f"c{cid}", str(author.get("displayName") or "someone"),
-                                              str(c.get("body") or ""), at, cursor)))  # fmt: skip
+            found.append(
+                (
+                    at,
+                    1,
+                    TicketChange(
+                        "reply",
+                        f"c{cid}",
+                        str(author.get("displayName") or "someone"),
+                        str(c.get("body") or ""),
+                        at,
+                        cursor,
+                    ),
+                )
+            )
         return [c for _, _, c in sorted(found, key=lambda f: (f[0], f[1]))]
 
     async def close(self) -> None:

@@ -100,6 +100,7 @@ class KeyedBackend(ABC):
     async def ready(self) -> None:
         """Checks made once before the first delivery (credentials, project, fields); permanent
         DeliveryError when the setup cannot work."""
+        return None
 
     def valid_ref(self, ref: str) -> bool:
         return ref.isdigit()
@@ -200,12 +201,24 @@ def state_changes(
     out: list[TicketChange] = []
     if owner and owner != seen_owner:
         seen_owner = owner
-        out.append(TicketChange("taken", f"owner:{owner}", owner, "", at, state_cursor(last, owner, seen_stamp)))
+        out.append(
+            TicketChange("taken", f"owner:{owner}", owner, "", at, state_cursor(last, owner, seen_stamp))
+        )
     for rid, who, text, rat in sorted(replies):
         if rid > last:
             last = rid
-            out.append(TicketChange("reply", f"c{rid}", who, text, rat, state_cursor(rid, seen_owner, seen_stamp)))
+            out.append(
+                TicketChange("reply", f"c{rid}", who, text, rat, state_cursor(rid, seen_owner, seen_stamp))
+            )
     if closed_stamp and closed_stamp != seen_stamp:
-        out.append(TicketChange("closed", f"closed:{closed_stamp}", closed_by, "", at,
-                                state_cursor(last, seen_owner, closed_stamp)))  # fmt: skip
+        out.append(
+            TicketChange(
+                "closed",
+                f"closed:{closed_stamp}",
+                closed_by,
+                "",
+                at,
+                state_cursor(last, seen_owner, closed_stamp),
+            )
+        )
     return out

@@ -78,7 +78,9 @@ class RedmineBackend(KeyedBackend):
         assert api_key is not None
         key_field = o.integer("key_field_id", 0, low=1, high=10**9)
         if not key_field:
-            raise ParamError("key_field_id", "required: the id of the issue custom field for the incident key")
+            raise ParamError(
+                "key_field_id", "required: the id of the issue custom field for the incident key"
+            )
         last_op = o.integer("last_op_field_id", 0, low=1, high=10**9) or None
         tracker = o.integer("tracker_id", 0, low=1, high=10**9) or None
         priorities = dict(DEFAULT_PRIORITIES)
@@ -94,10 +96,18 @@ class RedmineBackend(KeyedBackend):
         timeout = o.number("timeout", 10.0, low=0.5, high=300.0)
         o.done()
         return cls(
-            url, project, api_key, key_field_id=key_field, last_op_field_id=last_op, tracker_id=tracker,
-            priorities=priorities, resolved_status=resolved, reopen_status=reopen, two_way=two_way,
+            url,
+            project,
+            api_key,
+            key_field_id=key_field,
+            last_op_field_id=last_op,
+            tracker_id=tracker,
+            priorities=priorities,
+            resolved_status=resolved,
+            reopen_status=reopen,
+            two_way=two_way,
             timeout=timeout,
-        )  # fmt: skip
+        )
 
     # -- setup ------------------------------------------------------------------------------------
 
@@ -156,19 +166,25 @@ class RedmineBackend(KeyedBackend):
 
     async def get(self, ref: str) -> Ticket | None:
         params = {} if self.last_op_field_id else {"include": "journals"}
-        reply = await self.api.request("GET", f"/issues/{ref}.json", what=f"issue {ref}", params=params,
-                                       allow=(404,))  # fmt: skip
+        reply = await self.api.request(
+            "GET", f"/issues/{ref}.json", what=f"issue {ref}", params=params, allow=(404,)
+        )
         if reply.status == 404:
             return None
         return self._ticket(_issue(reply.body))
 
     async def find(self, key: str) -> Ticket | None:
         params = {
-            "project_id": self.project, "status_id": "*", f"cf_{self.key_field_id}": key,
-            "sort": "id", "limit": "25",
-        }  # fmt: skip
+            "project_id": self.project,
+            "status_id": "*",
+            f"cf_{self.key_field_id}": key,
+            "sort": "id",
+            "limit": "25",
+        }
         reply = await self.api.request("GET", "/issues.json", what="issue search", params=params)
-        hit = oldest(_items(reply.body, "issues"), lambda i: self._field(i, self.key_field_id), key, "redmine")
+        hit = oldest(
+            _items(reply.body, "issues"), lambda i: self._field(i, self.key_field_id), key, "redmine"
+        )
         if hit is None:
             return None
         return await self.get(str(hit["id"])) if not self.last_op_field_id else self._ticket(hit)
@@ -220,16 +236,21 @@ class RedmineBackend(KeyedBackend):
     async def set_priority(self, ticket: Ticket, priority: str) -> None:
         wanted = self._priority_ids[priority]
         if as_int(((ticket.raw or {}).get("priority") or {}).get("id")) != wanted:
-            await self.api.request("PUT", f"/issues/{ticket.id}.json", what=f"issue {ticket.id}",
-                                   json={"issue": {"priority_id": wanted}})  # fmt: skip
+            await self.api.request(
+                "PUT",
+                f"/issues/{ticket.id}.json",
+                what=f"issue {ticket.id}",
+                json={"issue": {"priority_id": wanted}},
+            )
 
     async def _put(self, ticket: Ticket, update: dict[str, Any], status: Status | None) -> None:
         wanted = None
         if status is not None:
             wanted = self._status_ids[self.resolved_status if status == "resolve" else self.reopen_status]
             update["status_id"] = wanted
-        await self.api.request("PUT", f"/issues/{ticket.id}.json", what=f"issue {ticket.id}",
-                               json={"issue": update})  # fmt: skip
+        await self.api.request(
+            "PUT", f"/issues/{ticket.id}.json", what=f"issue {ticket.id}", json={"issue": update}
+        )
         if wanted is None:
             return
         after = await self.api.request("GET", f"/issues/{ticket.id}.json", what=f"issue {ticket.id}")

@@ -247,7 +247,9 @@ class RTBackend:
                 if tid <= after:
                     continue
                 at = epoch(item.get("Created"))
-                owner_set = kind in ("Take", "Give", "Steal") or (kind == "Set" and item.get("Field") == "Owner")
+                owner_set = kind in ("Take", "Give", "Steal") or (
+                    kind == "Set" and item.get("Field") == "Owner"
+                )
                 if owner_set and owner_name and owner_name != "Nobody":
                     out.append(TicketChange("taken", f"t{tid}", owner_name, "", at, str(tid)))
                 elif who == me:

@@ -35,9 +35,17 @@ class ZendeskBackend(KeyedBackend):
     name = "zendesk"
     label = "Zendesk"
 
-    def __init__(self, url: str, email: str, api_token: str, *, group_id: int | None = None,
-                 tags: tuple[str, ...] = ("watchd",), two_way: TwoWay | None = None,
-                 timeout: float = 10.0) -> None:  # fmt: skip
+    def __init__(
+        self,
+        url: str,
+        email: str,
+        api_token: str,
+        *,
+        group_id: int | None = None,
+        tags: tuple[str, ...] = ("watchd",),
+        two_way: TwoWay | None = None,
+        timeout: float = 10.0,
+    ) -> None:
         self.url = url.rstrip("/")
         self.group_id = group_id
         self.tags = tags
@@ -68,7 +76,9 @@ class ZendeskBackend(KeyedBackend):
         reply = await self.api.request("GET", "/api/v2/users/me.json", what="current user")
         user = reply.body.get("user") if isinstance(reply.body, dict) else None
         if not isinstance(user, dict) or user.get("id") is None:
-            raise DeliveryError("Zendesk answered /users/me as an anonymous user: check email and token", False)
+            raise DeliveryError(
+                "Zendesk answered /users/me as an anonymous user: check email and token", False
+            )
         self._me = int(user["id"])
 
     @staticmethod
@@ -79,14 +89,17 @@ class ZendeskBackend(KeyedBackend):
         return (ticket.raw or {}).get("status") != "closed"
 
     async def get(self, ref: str) -> Ticket | None:
-        reply = await self.api.request("GET", f"/api/v2/tickets/{ref}.json", what=f"ticket {ref}", allow=(404,))
+        reply = await self.api.request(
+            "GET", f"/api/v2/tickets/{ref}.json", what=f"ticket {ref}", allow=(404,)
+        )
         if reply.status == 404:
             return None
         return self._ticket(_doc(reply.body, "ticket"))
 
     async def find(self, key: str) -> Ticket | None:
-        reply = await self.api.request("GET", "/api/v2/tickets.json", what="tickets by external id",
-                                       params={"external_id": key})  # fmt: skip
+        reply = await self.api.request(
+            "GET", "/api/v2/tickets.json", what="tickets by external id", params={"external_id": key}
+        )
         hits = [t for t in _list(reply.body, "tickets") if t.get("external_id") == key]
         if not hits:
             return None
@@ -94,24 +107,36 @@ class ZendeskBackend(KeyedBackend):
         return self._ticket(hits[0])
 
     async def applied(self, ticket: Ticket, op_id: int) -> bool:
-        reply = await self.api.request("GET", f"/api/v2/tickets/{ticket.id}/comments.json",
-                                       what=f"comments of {ticket.id}", params={"sort_order": "desc"})  # fmt: skip
+        reply = await self.api.request(
+            "GET",
+            f"/api/v2/tickets/{ticket.id}/comments.json",
+            what=f"comments of {ticket.id}",
+            params={"sort_order": "desc"},
+        )
         return has_marker([str(c.get("body") or "") for c in _list(reply.body, "comments")], op_id)
 
     async def create(self, intent: TicketIntent) -> str:
         doc: dict[str, Any] = {
-            "subject": intent.subject, "comment": {"body": marked_text(intent), "public": False},
-            "priority": PRIORITIES[intent.priority], "external_id": intent.key, "tags": list(self.tags),
+            "subject": intent.subject,
+            "comment": {"body": marked_text(intent), "public": False},
+            "priority": PRIORITIES[intent.priority],
+            "external_id": intent.key,
+            "tags": list(self.tags),
             "type": "incident",
-        }  # fmt: skip
+        }
         if self.group_id:
             doc["group_id"] = self.group_id
         if intent.kind == "reopen":
             old = await self.find(intent.key)
             if old is not None:
                 doc["via_followup_source_id"] = int(old.id)
-        reply = await self.api.request("POST", "/api/v2/tickets.json", what="create ticket", json={"ticket": doc},
-                                       headers={"Idempotency-Key": f"{intent.key}:{intent.op_id}"})  # fmt: skip
+        reply = await self.api.request(
+            "POST",
+            "/api/v2/tickets.json",
+            what="create ticket",
+            json={"ticket": doc},
+            headers={"Idempotency-Key": f"{intent.key}:{intent.op_id}"},
+        )
         created = _doc(reply.body, "ticket")
         log.info("zendesk ticket created", key=intent.key, ticket=created["id"], op_id=intent.op_id)
         return str(created["id"])
@@ -120,24 +145,35 @@ class ZendeskBackend(KeyedBackend):
         doc: dict[str, Any] = {"comment": {"body": marked_text(intent), "public": False}}
         if status is not None:
             doc["status"] = "solved" if status == "resolve" else "open"
-        await self.api.request("PUT", f"/api/v2/tickets/{ticket.id}.json", what=f"ticket {ticket.id}",
-                               json={"ticket": doc})  # fmt: skip
+        await self.api.request(
+            "PUT", f"/api/v2/tickets/{ticket.id}.json", what=f"ticket {ticket.id}", json={"ticket": doc}
+        )
 
     async def set_status(self, ticket: Ticket, status: Status) -> None:
         if ticket.active == (status == "resolve"):
             doc = {"status": "solved" if status == "resolve" else "open"}
-            await self.api.request("PUT", f"/api/v2/tickets/{ticket.id}.json", what=f"ticket {ticket.id}",
-                                   json={"ticket": doc})  # fmt: skip
+            await self.api.request(
+                "PUT", f"/api/v2/tickets/{ticket.id}.json", what=f"ticket {ticket.id}", json={"ticket": doc}
+            )
 
     async def set_priority(self, ticket: Ticket, priority: str) -> None:
         if (ticket.raw or {}).get("priority") != PRIORITIES[priority]:
-            await self.api.request("PUT", f"/api/v2/tickets/{ticket.id}.json", what=f"ticket {ticket.id}",
-                                   json={"ticket": {"priority": PRIORITIES[priority]}})  # fmt: skip
+            await self.api.request(
+                "PUT",
+                f"/api/v2/tickets/{ticket.id}.json",
+                what=f"ticket {ticket.id}",
+                json={"ticket": {"priority": PRIORITIES[priority]}},
+            )
 
     async def changes(self, ref: str, since: str | None) -> list[TicketChange]:
         await self.ready()
-        reply = await self.api.request("GET", f"/api/v2/tickets/{ref}/audits.json", what=f"audits of {ref}",
-                                       params={"include": "users"}, allow=(404,))  # fmt: skip
+        reply = await self.api.request(
+            "GET",
+            f"/api/v2/tickets/{ref}/audits.json",
+            what=f"audits of {ref}",
+            params={"include": "users"},
+            allow=(404,),
+        )
         if reply.status == 404:
             return []
         names = {u.get("id"): str(u.get("name")) for u in _list(reply.body, "users", optional=True)}
@@ -155,7 +191,11 @@ class ZendeskBackend(KeyedBackend):
                 if ev.get("type") == "Change" and ev.get("field_name") == "assignee_id" and ev.get("value"):
                     taker = names.get(as_int(ev["value"]), who)
                     out.append(TicketChange("taken", cid, taker, "", at, cursor))
-                elif ev.get("type") == "Change" and ev.get("field_name") == "status" and ev.get("value") in INACTIVE:
+                elif (
+                    ev.get("type") == "Change"
+                    and ev.get("field_name") == "status"
+                    and ev.get("value") in INACTIVE
+                ):
                     out.append(TicketChange("closed", cid, who, "", at, cursor))
                 elif ev.get("type") == "Comment":
                     out.append(TicketChange("reply", cid, who, str(ev.get("body") or ""), at, cursor))

@@ -25,7 +25,16 @@ from typing import Any
 from watchd.core.errors import DeliveryError, ParamError
 from watchd.delivery.httpcall import JsonApi, Reply
 from watchd.delivery.tickets import TicketChange, TicketIntent, TwoWay
-from watchd.delivery.tickets.keyed import KeyedBackend, Status, Ticket, as_int, epoch, log, oldest, state_changes
+from watchd.delivery.tickets.keyed import (
+    KeyedBackend,
+    Status,
+    Ticket,
+    as_int,
+    epoch,
+    log,
+    oldest,
+    state_changes,
+)
 from watchd.delivery.tickets.render import Options, has_marker, marked_text
 
 PRIORITIES = {"P1": "5 very high", "P2": "4 high", "P3": "3 normal", "P4": "2 low"}
@@ -37,9 +46,20 @@ class ZnunyBackend(KeyedBackend):
     name = "znuny"
     label = "Znuny"
 
-    def __init__(self, url: str, user: str, password: str, queue: str, customer: str, *,
-                 key_field: str = "WatchdKey", resolved_state: str = "closed successful",
-                 reopen_state: str = "open", two_way: TwoWay | None = None, timeout: float = 10.0) -> None:  # fmt: skip
+    def __init__(
+        self,
+        url: str,
+        user: str,
+        password: str,
+        queue: str,
+        customer: str,
+        *,
+        key_field: str = "WatchdKey",
+        resolved_state: str = "closed successful",
+        reopen_state: str = "open",
+        two_way: TwoWay | None = None,
+        timeout: float = 10.0,
+    ) -> None:
         self.url = url.rstrip("/")
         self.user = user
         self.password = password
@@ -56,29 +76,47 @@ class ZnunyBackend(KeyedBackend):
         o = Options(params, base_dir)
         url = o.required("url")
         if not url.startswith(("http://", "https://")) or "/Webservice/" not in url:
-            raise ParamError("url", f"expected the web service URL (.../nph-genericinterface.pl/Webservice/NAME), got {url!r}")
+            raise ParamError(
+                "url",
+                f"expected the web service URL (.../nph-genericinterface.pl/Webservice/NAME), got {url!r}",
+            )
         user = o.required("username")
         password = o.secret("password", required=True)
         assert password is not None
         backend = cls(
-            url, user, password, o.required("queue"), o.required("customer"),
+            url,
+            user,
+            password,
+            o.required("queue"),
+            o.required("customer"),
             key_field=o.text("key_field", "WatchdKey") or "WatchdKey",
             resolved_state=o.text("resolved_state", "closed successful") or "closed successful",
             reopen_state=o.text("reopen_state", "open") or "open",
-            two_way=o.two_way(poll=True, push=True), timeout=o.number("timeout", 10.0, low=0.5, high=300.0),
-        )  # fmt: skip
+            two_way=o.two_way(poll=True, push=True),
+            timeout=o.number("timeout", 10.0, low=0.5, high=300.0),
+        )
         o.done()
         if not backend.key_field.isalnum():
-            raise ParamError("key_field", f"dynamic field names are letters and digits, got {backend.key_field!r}")
+            raise ParamError(
+                "key_field", f"dynamic field names are letters and digits, got {backend.key_field!r}"
+            )
         return backend
 
     def _auth(self) -> dict[str, str]:
         return {"UserLogin": self.user, "Password": self.password}
 
-    async def _call(self, method: str, path: str, what: str, body: dict[str, Any] | None = None,
-                    params: dict[str, str] | None = None) -> Any:  # fmt: skip
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        what: str,
+        body: dict[str, Any] | None = None,
+        params: dict[str, str] | None = None,
+    ) -> Any:
         if method == "GET":
-            reply: Reply = await self.api.request(method, path, what=what, params={**self._auth(), **(params or {})})
+            reply: Reply = await self.api.request(
+                method, path, what=what, params={**self._auth(), **(params or {})}
+            )
         else:
             reply = await self.api.request(method, path, what=what, json={**self._auth(), **(body or {})})
         doc = reply.body
@@ -87,7 +125,9 @@ class ZnunyBackend(KeyedBackend):
             code = str(error.get("ErrorCode") or "")
             raise DeliveryError(f"Znuny {what}: {code}: {error.get('ErrorMessage')}", retryable=False)
         if not isinstance(doc, Mapping):
-            raise DeliveryError(f"Znuny {what}: answered {str(doc)[:200]} (is url the web service's base?)", False)
+            raise DeliveryError(
+                f"Znuny {what}: answered {str(doc)[:200]} (is url the web service's base?)", False
+            )
         return doc
 
     def _ticket(self, doc: Mapping[str, Any]) -> Ticket:
@@ -95,8 +135,9 @@ class ZnunyBackend(KeyedBackend):
 
     async def get(self, ref: str) -> Ticket | None:
         try:
-            doc = await self._call("GET", f"/Ticket/{ref}", f"ticket {ref}",
-                                   params={"DynamicFields": "1", "AllArticles": "1"})  # fmt: skip
+            doc = await self._call(
+                "GET", f"/Ticket/{ref}", f"ticket {ref}", params={"DynamicFields": "1", "AllArticles": "1"}
+            )
         except DeliveryError as exc:
             if "TicketGet.AccessDenied" in exc.reason or "TicketGet.NotValid" in exc.reason:
                 return None  # no such ticket (Znuny does not tell it apart from one we may not see)
@@ -105,8 +146,12 @@ class ZnunyBackend(KeyedBackend):
         return self._ticket(tickets[0]) if isinstance(tickets, list) and tickets else None
 
     async def find(self, key: str) -> Ticket | None:
-        doc = await self._call("POST", "/TicketSearch", "ticket search", {
-            f"DynamicField_{self.key_field}": {"Equals": key}, "SortBy": "Age", "OrderBy": "Down"})  # fmt: skip
+        doc = await self._call(
+            "POST",
+            "/TicketSearch",
+            "ticket search",
+            {f"DynamicField_{self.key_field}": {"Equals": key}, "SortBy": "Age", "OrderBy": "Down"},
+        )
         ids = sorted(int(i) for i in doc.get("TicketID") or [] if str(i).isdigit())
         for tid in ids[:20]:
             ticket = await self.get(str(tid))
@@ -124,16 +169,32 @@ class ZnunyBackend(KeyedBackend):
         return has_marker([str(a.get("Body") or "") for a in (ticket.raw or {}).get("Article") or []], op_id)
 
     def _article(self, intent: TicketIntent) -> dict[str, Any]:
-        return {"CommunicationChannel": "Internal", "IsVisibleForCustomer": 0, "SenderType": "agent",
-                "Subject": intent.subject, "Body": marked_text(intent), "ContentType": "text/plain; charset=utf8"}  # fmt: skip
+        return {
+            "CommunicationChannel": "Internal",
+            "IsVisibleForCustomer": 0,
+            "SenderType": "agent",
+            "Subject": intent.subject,
+            "Body": marked_text(intent),
+            "ContentType": "text/plain; charset=utf8",
+        }
 
     async def create(self, intent: TicketIntent) -> str:
-        doc = await self._call("POST", "/Ticket", "create ticket", {
-            "Ticket": {"Title": intent.subject, "Queue": self.queue, "State": "new",
-                       "Priority": PRIORITIES[intent.priority], "CustomerUser": self.customer},
-            "Article": self._article(intent),
-            "DynamicField": [{"Name": self.key_field, "Value": intent.key}],
-        })  # fmt: skip
+        doc = await self._call(
+            "POST",
+            "/Ticket",
+            "create ticket",
+            {
+                "Ticket": {
+                    "Title": intent.subject,
+                    "Queue": self.queue,
+                    "State": "new",
+                    "Priority": PRIORITIES[intent.priority],
+                    "CustomerUser": self.customer,
+                },
+                "Article": self._article(intent),
+                "DynamicField": [{"Name": self.key_field, "Value": intent.key}],
+            },
+        )
         if not doc.get("TicketID"):
             raise DeliveryError(f"Znuny created no ticket: {str(doc)[:200]}", False)
         log.info("znuny ticket created", key=intent.key, ticket=doc["TicketID"], op_id=intent.op_id)
@@ -148,12 +209,18 @@ class ZnunyBackend(KeyedBackend):
     async def set_status(self, ticket: Ticket, status: Status) -> None:
         if ticket.active == (status == "resolve"):
             state = self.resolved_state if status == "resolve" else self.reopen_state
-            await self._call("PATCH", f"/Ticket/{ticket.id}", f"ticket {ticket.id}", {"Ticket": {"State": state}})
+            await self._call(
+                "PATCH", f"/Ticket/{ticket.id}", f"ticket {ticket.id}", {"Ticket": {"State": state}}
+            )
 
     async def set_priority(self, ticket: Ticket, priority: str) -> None:
         if (ticket.raw or {}).get("Priority") != PRIORITIES[priority]:
-            await self._call("PATCH", f"/Ticket/{ticket.id}", f"ticket {ticket.id}",
-                             {"Ticket": {"Priority": PRIORITIES[priority]}})  # fmt: skip
+            await self._call(
+                "PATCH",
+                f"/Ticket/{ticket.id}",
+                f"ticket {ticket.id}",
+                {"Ticket": {"Priority": PRIORITIES[priority]}},
+            )
 
     async def changes(self, ref: str, since: str | None) -> list[TicketChange]:
         if not ref.isdigit():
