@@ -124,7 +124,10 @@ STANDINS = {"zammad": "Zammad", "jira": "Jira", "glpi": "Glpi", "znuny": "Znuny"
 @contextlib.contextmanager
 def standin_process(name: str) -> Iterator[str]:
     proc = subprocess.Popen(
-        [sys.executable, __file__, "--standin", name], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True
+        [sys.executable, __file__, "--standin", name],
+        stdout=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
     )
     try:
         yield proc.stdout.readline().strip()  # type: ignore[union-attr]
