@@ -14,6 +14,7 @@ from watchd import config
 from watchd.control import actions
 from watchd.core.clock import FakeClock
 from watchd.daemon import Daemon
+from watchd.delivery.tickets import TicketChange, TwoWay
 
 FRI_1630_CET = dt.datetime(2026, 11, 27, 15, 30, tzinfo=dt.UTC).timestamp()
 MON_0931_CET = dt.datetime(2026, 11, 30, 8, 31, tzinfo=dt.UTC).timestamp()
@@ -297,8 +298,10 @@ class TakenTicket:
     this is tested against a real RT in tests/tickets/test_rt_backend.py."""
 
     class Backend:
-        async def acknowledged(self, ref: str) -> str | None:
-            return "bob" if ref == "RT-42" else None
+        two_way = TwoWay(poll=60.0)
+
+        async def changes(self, ref: str, since: str | None) -> list[TicketChange]:
+            return [TicketChange("taken", "t1", "bob", "", 0.0, "1")] if ref == "RT-42" else []
 
     backend = Backend()
 

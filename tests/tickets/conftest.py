@@ -29,6 +29,8 @@ from tickethelpers import (
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from servers.redmine import RedmineServer, RedmineUnavailable, start_redmine
+from servers.redmine import ensure_installed as ensure_redmine
 from servers.rt import RTServer, RTUnavailable, ensure_installed, start_rt
 
 
@@ -49,6 +51,20 @@ def rt_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RTServer]:
     except RTUnavailable as exc:
         pytest.skip(f"Request Tracker 5 could not be installed: {exc}")
     with start_rt(tmp_path_factory.mktemp("rt"), users=[LIMITED_RT_USER]) as server:
+        yield server
+
+
+# -- Redmine -----------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def redmine_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedmineServer]:
+    """A real Redmine 5 (Debian's package, installed when missing) on a free port, for the session."""
+    try:
+        ensure_redmine()
+    except RedmineUnavailable as exc:
+        pytest.skip(f"Redmine could not be installed: {exc}")
+    with start_redmine(tmp_path_factory.mktemp("redmine")) as server:
         yield server
 
 

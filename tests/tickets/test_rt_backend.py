@@ -350,14 +350,17 @@ def test_from_config_defaults(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) ->
     assert b.requestors == ("noc@example.com",)
 
 
-async def test_acknowledged_once_someone_takes_the_ticket(
+async def test_changes_someone_made_in_rt(
     rt_server: RTServer, make_backend: Callable[..., RTBackend], make_intent: MakeIntent, key: str
 ) -> None:
-    """A ticket nobody owns is not acknowledged; once an engineer takes it in RT, its owner is who."""
+    """A fresh ticket has no changes (its creation is watchd's own); an owner set in RT is `taken` by
+    the owner, once: after the cursor it is not reported again. Unknown tickets have none."""
     backend = make_backend()
     ref = await backend.deliver(make_intent("open", key=key, op_id=1), None)
-    assert await backend.acknowledged(ref) is None
+    assert await backend.changes(ref, None) == []
     rt(rt_server, "PUT", f"/ticket/{ref}", {"Owner": "root"})
-    assert await backend.acknowledged(ref) == "root"
-    assert await backend.acknowledged("99999999") is None  # unknown ticket
-    assert await backend.acknowledged("not-a-number") is None
+    [taken] = await backend.changes(ref, None)
+    assert (taken.kind, taken.who) == ("taken", "root")
+    assert await backend.changes(ref, taken.cursor) == []
+    assert await backend.changes("99999999", None) == []  # unknown ticket
+    assert await backend.changes("not-a-number", None) == []

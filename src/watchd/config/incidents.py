@@ -21,6 +21,13 @@ TICKET_TYPES = {
     "rt": "watchd.delivery.tickets.rt:RTBackend",
     "webhook": "watchd.delivery.tickets.webhook:WebhookBackend",
     "email": "watchd.delivery.tickets.email:EmailBackend",
+    "redmine": "watchd.delivery.tickets.redmine:RedmineBackend",
+    "zammad": "watchd.delivery.tickets.zammad:ZammadBackend",
+    "jira": "watchd.delivery.tickets.jira:JiraBackend",
+    "glpi": "watchd.delivery.tickets.glpi:GlpiBackend",
+    "znuny": "watchd.delivery.tickets.znuny:ZnunyBackend",
+    "zendesk": "watchd.delivery.tickets.zendesk:ZendeskBackend",
+    "freshdesk": "watchd.delivery.tickets.freshdesk:FreshdeskBackend",
 }
 
 

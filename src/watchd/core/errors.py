@@ -48,11 +48,13 @@ class ParamError(WatchdError):
 
 class DeliveryError(WatchdError):
     """An outbox delivery failed. `retryable` decides between backoff-and-retry and a permanent failure
-    that is surfaced (alert) instead of retried forever."""
+    that is surfaced (alert) instead of retried forever. `retry_after` (seconds) is the wait the far
+    side asked for (HTTP 429/503 `Retry-After`): the outbox waits at least that long."""
 
-    def __init__(self, reason: str, retryable: bool = True) -> None:
+    def __init__(self, reason: str, retryable: bool = True, retry_after: float | None = None) -> None:
         self.reason = reason
         self.retryable = retryable
+        self.retry_after = retry_after
         super().__init__(reason)
 
 

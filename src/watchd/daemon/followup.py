@@ -1,6 +1,7 @@
 """FollowUp: what happens to incidents because time passes. Run by APScheduler every `tick` seconds
 and once at start, so that a deadline that passed while the daemon was down is acted on (once).
 
+    changes people made in ticket systems   -> acks, notes, manual resolves (two-way, polled or pushed)
     held-back incidents whose reason ended  -> opened now (tickets, notifications)
     respond_by / resolve_by passed          -> marked breached (for SLA reports), escalated per chain
     renotify_interval since the last notice -> on-call told again
@@ -13,7 +14,7 @@ breach columns) in one transaction, so nothing fires twice across restarts.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import dataclasses
 import sqlite3
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -25,12 +26,14 @@ from watchd.control import actions
 from watchd.core import escalation
 from watchd.core.businesshours import BusinessCalendar
 from watchd.core.clock import Clock
+from watchd.core.errors import DeliveryError
 from watchd.core.maintenance import Window, announce_at, windows_between
 from watchd.core.model import Incident
 from watchd.delivery import effects, outbox
+from watchd.delivery.tickets import Polled, TicketChange, TwoWay
 from watchd.pipeline import Batch
 from watchd.pipeline.incidents import IncidentStage, Route
-from watchd.store import Store
+from watchd.store import Store, ticketsync
 from watchd.store import incidents as incident_store
 
 log = structlog.get_logger("watchd.followup")
@@ -46,7 +49,7 @@ class FollowUpDeps:
     suppression_for: Callable[[str, float], str | None]
     downtimes: Callable[[float, float], list[Window]]
     run_batch: Callable[[Batch], Awaitable[object]]
-    channels: Callable[[], Mapping[str, object]] = dict  # outbox channels (ticket backends may know acks)
+    channels: Callable[[], Mapping[str, object]] = dict  # outbox channels (ticket backends read back)
 
 
 class FollowUp:
@@ -54,10 +57,12 @@ class FollowUp:
         self.d = deps
         self.ticks = 0
         self._lock = asyncio.Lock()  # passes never overlap: each decides from what the last one wrote
+        self._polled: dict[str, float] = {}  # channel -> when its tickets were last read back
 
     async def tick(self) -> None:
         async with self._lock:
-            await self._ticket_acks()
+            await self._poll_tickets()
+            self.apply_ticket_changes()
             now = self.d.clock.time()
             batch = Batch([], now)
             self._release(batch)
@@ -67,35 +72,95 @@ class FollowUp:
             if batch.writes:
                 await self.d.run_batch(batch)
 
-    # -- acknowledgements made in a ticket system ---------------------------------------------------
+    # -- what people did in the ticket systems (two-way) --------------------------------------------
 
-    async def _ticket_acks(self) -> None:
-        """An engineer who takes the ticket in the ticket system (RT: sets an owner) acknowledges the
-        incident as `watchd ack` would: escalation and renotification stop."""
+    async def _poll_tickets(self) -> None:
+        """Ask every backend that can be read back (`changes`) what happened to the tickets of open
+        incidents since its stored cursor, at most every `two_way.poll` seconds per backend. A
+        poll's new changes and the moved cursor are one transaction, so a crash neither loses nor
+        repeats a change; the unique key (channel, ref, change id) keeps a repeat out regardless."""
         db = self.d.store.db
         channels = self.d.channels()
-        for inc in _open(db):
-            if inc.acked_at is not None or inc.suppressed_by is not None:
+        now = self.d.clock.time()
+        due: dict[str, Polled] = {}
+        for channel, ch in channels.items():
+            backend = getattr(ch, "backend", None)
+            if not isinstance(backend, Polled) or backend.two_way.poll <= 0:
                 continue
-            for channel, ref in db.execute(
-                "SELECT channel, ref FROM ticket_refs WHERE incident_id = ? ORDER BY channel", (inc.id,)
-            ).fetchall():
-                backend = getattr(channels.get(channel), "backend", None)
-                asked = getattr(backend, "acknowledged", None)
-                who = await asked(ref) if asked is not None else None
-                if who is None:
-                    continue
-                # ActionError: acknowledged meanwhile by someone else, nothing to add
-                with contextlib.suppress(actions.ActionError):
-                    actions.ack(
-                        self.d.store,
-                        inc.id,
-                        who,
-                        f"taken in {channel.removeprefix('ticket:')}",
-                        self.d.clock.time(),
-                    )
-                log.info("acknowledged in the ticket system", incident=inc.id, channel=channel, by=who)
-                break
+            if now - self._polled.get(channel, float("-inf")) >= backend.two_way.poll:
+                due[channel] = backend
+        if not due:
+            return
+        refs = db.execute(
+            "SELECT r.channel, r.ref, r.incident_id FROM ticket_refs r"
+            " JOIN incidents i ON i.id = r.incident_id WHERE i.status = 'open'"
+            " ORDER BY r.incident_id, r.channel"
+        ).fetchall()
+        for channel in due:
+            self._polled[channel] = now
+        for channel, ref, incident_id in refs:
+            backend = due.get(channel)
+            if backend is None:
+                continue
+            since = ticketsync.cursor(db, channel, ref)
+            try:
+                changes = await backend.changes(ref, since)
+            except DeliveryError as exc:  # the ticket system is away: the next pass asks again
+                log.warning("reading a ticket back failed", channel=channel, ref=ref, error=exc.reason)
+                continue
+            self.record_changes(channel, ref, incident_id, changes)
+
+    def record_changes(self, channel: str, ref: str, incident_id: int, changes: list[TicketChange]) -> int:
+        """Keep new changes (the webhook route and polling both come here) and move the ticket's
+        cursor, in one transaction; returns how many were new."""
+        now = self.d.clock.time()
+        new = 0
+        with self.d.store.transaction() as db:
+            for c in changes:
+                new += ticketsync.record(
+                    db, channel, ref, incident_id, c.id, c.kind, c.who, c.text, c.at, now
+                )
+            cursors = [c.cursor for c in changes if c.cursor]
+            if cursors:
+                ticketsync.set_cursor(db, channel, ref, cursors[-1], now)
+        return new
+
+    def apply_ticket_changes(self) -> int:
+        """Turn recorded changes into incident actions, each once: taken -> acknowledged (unless
+        `two_way.ack` is off), closed -> a note and, with `two_way.resolve`, a manual resolve,
+        reply -> a note on the timeline. An action is guarded by the incident's state (a second ack
+        or resolve is refused), and the change is marked applied with its note in one transaction."""
+        db = self.d.store.db
+        channels = self.d.channels()
+        applied = 0
+        for c in ticketsync.pending(db):
+            inc = incident_store.get(db, c.incident_id)
+            backend = getattr(channels.get(c.channel), "backend", None)
+            two_way: TwoWay = getattr(backend, "two_way", None) or TwoWay()
+            where = f"{c.channel.removeprefix('ticket:')} ticket {c.ref}"
+            note: tuple[str, str] | None = _note(c, where)
+            now = self.d.clock.time()
+            if inc is not None and inc.is_open and inc.suppressed_by is None:
+                try:
+                    if c.kind == "taken" and two_way.ack and inc.acked_at is None:
+                        actions.ack(self.d.store, inc.id, c.who, f"taken in {where}", now)
+                        note = None  # the ack is the timeline entry
+                    elif c.kind == "closed" and two_way.resolve:
+                        actions.resolve(self.d.store, inc.id, c.who, f"{where} closed" + _quote(c.text), now)
+                        note = None
+                except actions.ActionError:
+                    pass  # acknowledged or resolved meanwhile: the note says what happened
+            with self.d.store.transaction() as tx:
+                if ticketsync.mark_applied(tx, c, now):
+                    applied += 1
+                    if note is not None and inc is not None:
+                        incident_store.log_event(
+                            tx, dataclasses.replace(inc, updated_at=c.at), note[0], note[1]
+                        )
+            log.info(
+                "ticket change", channel=c.channel, ref=c.ref, kind=c.kind, by=c.who, incident=c.incident_id
+            )
+        return applied
 
     # -- held-back incidents ----------------------------------------------------------------------
 
@@ -227,6 +292,22 @@ class FollowUp:
         batch.writes.append(write)
         batch.effects += len(channels)
         log.info("maintenance " + kind, window=w.key, starts_at=w.starts_at, channels=list(channels))
+
+
+def _note(c: ticketsync.StoredChange, where: str) -> tuple[str, str]:
+    """(timeline action, text) for a change that is only noted."""
+    if c.kind == "taken":
+        return "ticket_taken", f"{where} taken by {c.who}"
+    if c.kind == "closed":
+        return "ticket_closed", f"{where} closed by {c.who}" + _quote(c.text)
+    return "ticket_reply", f"reply by {c.who} in {where}" + _quote(c.text)
+
+
+def _quote(text: str, limit: int = 2000) -> str:
+    text = text.strip()
+    if not text:
+        return ""
+    return ": " + (text if len(text) <= limit else text[:limit] + "…")
 
 
 def _open(db: sqlite3.Connection) -> list[Incident]:

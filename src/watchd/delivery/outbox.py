@@ -214,7 +214,7 @@ class Deliverer:
             new_ref = await channel.deliver_row(row.kind, row.payload, row.id, ref)
         except DeliveryError as exc:
             if exc.retryable:
-                self._retry(row, exc.reason)
+                self._retry(row, exc.reason, exc.retry_after)
                 return False
             self._fail(row, exc.reason, self.clock.time())
             return True
@@ -239,10 +239,12 @@ class Deliverer:
         )
         return True
 
-    def _retry(self, row: Row, reason: str) -> None:
+    def _retry(self, row: Row, reason: str, retry_after: float | None = None) -> None:
         self.failures += 1
         attempts = row.attempts + 1
         delay = backoff(attempts - 1, self.base_backoff, self.max_backoff, self.rng)
+        if retry_after is not None:  # the far side said when (429/503 Retry-After): not sooner
+            delay = max(delay, retry_after)
         with self.store.transaction() as db:
             db.execute(
                 "UPDATE outbox SET attempts = ?, next_attempt = ?, last_error = ? WHERE id = ?",

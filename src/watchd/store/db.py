@@ -165,6 +165,29 @@ MIGRATIONS: list[str] = [
         last_seen REAL NOT NULL,
         stopped_at REAL
     );
+    """    # two-way tickets: each change a person made in a ticket system, once (store/ticketsync.py)
+    """
+    CREATE TABLE ticket_changes (
+        channel TEXT NOT NULL,
+        ref TEXT NOT NULL,
+        change_id TEXT NOT NULL,
+        incident_id INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        who TEXT NOT NULL,
+        text TEXT NOT NULL,
+        at REAL NOT NULL,
+        recorded_at REAL NOT NULL,
+        applied_at REAL,
+        PRIMARY KEY (channel, ref, change_id)
+    );
+    CREATE INDEX ticket_changes_pending ON ticket_changes (applied_at);
+    CREATE TABLE ticket_cursors (
+        channel TEXT NOT NULL,
+        ref TEXT NOT NULL,
+        cursor TEXT NOT NULL,
+        polled_at REAL NOT NULL,
+        PRIMARY KEY (channel, ref)
+    );
     """,
 ]
 

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from watchd.core.errors import ParamError
-from watchd.delivery.tickets import TicketIntent
+from watchd.delivery.tickets import TicketIntent, TwoWay
 
 MAX_SECRET_BYTES = 64 * 1024
 
@@ -52,6 +52,22 @@ def render_text(intent: TicketIntent) -> str:
     return intent.body.rstrip() + "\n\n-- \nwatchd\n" + "\n".join(lines) + "\n"
 
 
+def op_marker(op_id: int) -> str:
+    """The line that ends every comment a backend without a last-op field writes: a retry finds it
+    among the ticket's comments and does not comment twice."""
+    return f"[watchd op {op_id}]"
+
+
+def marked_text(intent: TicketIntent) -> str:
+    """`render_text` plus the op marker line."""
+    return render_text(intent) + op_marker(intent.op_id) + "\n"
+
+
+def has_marker(texts: list[str], op_id: int) -> bool:
+    marker = op_marker(op_id)
+    return any(marker in t for t in texts)
+
+
 def render_html(intent: TicketIntent) -> str:
     """The same content as `render_text`, as a minimal HTML document (body kept preformatted)."""
     rows = "".join(
@@ -67,6 +83,7 @@ def render_html(intent: TicketIntent) -> str:
 
 
 _MISSING: Any = object()
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
 
 
 class Options:
@@ -187,6 +204,47 @@ class Options:
         if required:
             raise ParamError(f"{name}_file", f"required (or {name}_env)")
         return None
+
+    def duration(self, key: str, default: float, *, low: float, high: float) -> float:
+        """Seconds as a number, or a string with a unit: `90`, `30s`, `5m`, `1h`."""
+        value = self._get(key)
+        if value is _MISSING:
+            return default
+        seconds: float
+        if isinstance(value, str) and value.strip()[-1:] in _UNITS:
+            try:
+                seconds = float(value.strip()[:-1]) * _UNITS[value.strip()[-1]]
+            except ValueError:
+                raise ParamError(key, f"expected a duration such as 30s, 5m or 1h, got {value!r}") from None
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            seconds = float(value)
+        else:
+            raise ParamError(key, f"expected a duration such as 30s, 5m or 1h, got {value!r}")
+        if not low <= seconds <= high:
+            raise ParamError(key, f"must be between {low:g}s and {high:g}s, got {seconds:g}s")
+        return seconds
+
+    def two_way(self, *, poll: bool, push: bool, default_poll: float = 60.0) -> TwoWay:
+        """The `two_way` mapping: `poll` (interval, 0 = off), `ack`, `resolve`, and for systems that
+        can push, `secret_file`/`secret_env` for the webhook route. Absent: polling at default_poll
+        (if the backend can poll), acks on, resolves off, no pushes."""
+        raw = self.mapping("two_way")
+        if raw is None:
+            return TwoWay(poll=default_poll if poll else 0.0)
+        sub = Options(raw, self._base_dir)
+        try:
+            interval = sub.duration("poll", default_poll if poll else 0.0, low=0.0, high=86400.0)
+            if interval and not poll:
+                raise ParamError("poll", "this ticket system cannot be read back; leave poll out")
+            if 0 < interval < 5:
+                raise ParamError("poll", "poll at most every 5s (or 0 for never)")
+            ack = sub.flag("ack", True)
+            resolve = sub.flag("resolve", False)
+            secret = sub.secret("secret", required=False) if push else None
+            sub.done()
+        except ParamError as exc:
+            raise ParamError(f"two_way.{exc.key}", exc.message) from None
+        return TwoWay(poll=interval, ack=ack, resolve=resolve, secret=secret)
 
     def done(self) -> None:
         """Reject keys nobody asked for: a typo must not pass silently."""

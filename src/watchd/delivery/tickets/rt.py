@@ -40,7 +40,8 @@ import structlog
 from watchd import __version__
 from watchd.core.errors import DeliveryError, ParamError, http_status_retryable
 from watchd.delivery import httpcall
-from watchd.delivery.tickets import TicketIntent
+from watchd.delivery.tickets import TicketChange, TicketIntent, TwoWay
+from watchd.delivery.tickets.keyed import epoch
 from watchd.delivery.tickets.render import Options, render_text
 
 log = structlog.get_logger("watchd.tickets.rt")
@@ -106,6 +107,7 @@ class RTBackend:
         requestors: Sequence[str] = (),
         priorities: Mapping[str, int] = DEFAULT_PRIORITIES,
         timeout: float = 10.0,
+        two_way: TwoWay | None = None,
     ) -> None:
         if (token is None) == (username is None and password is None):
             raise ValueError("give either token or username and password")
@@ -121,6 +123,7 @@ class RTBackend:
         self.requestors = tuple(requestors)
         self.priorities = dict(priorities)
         self.timeout = timeout
+        self.two_way = two_way or TwoWay(poll=60.0)
         self._headers = {"Accept": "application/json", "User-Agent": f"watchd/{__version__}"}
         if token is not None:
             self._headers["Authorization"] = f"token {token}"
@@ -167,6 +170,7 @@ class RTBackend:
             priorities[level] = value
         requestors = o.text_list("requestor")
         timeout = o.number("timeout", 10.0, low=0.5, high=300.0)
+        two_way = o.two_way(poll=True, push=False)
         o.done()
         key_field = names["custom_field"]
         assert key_field is not None
@@ -184,6 +188,7 @@ class RTBackend:
             requestors=requestors,
             priorities=priorities,
             timeout=timeout,
+            two_way=two_way,
         )
 
     # -- the seam -------------------------------------------------------------------------------
@@ -210,20 +215,54 @@ class RTBackend:
             await self._write(ticket, intent, status="resolved")
         return ticket.id
 
-    async def acknowledged(self, ref: str) -> str | None:
-        """Who took the ticket in RT (its owner, once it is not Nobody), or None. A ticket system that
-        cannot be asked right now counts as "not yet": the next follow-up pass asks again."""
+    async def changes(self, ref: str, since: str | None) -> list[TicketChange]:
+        """Two-way: the ticket's transactions after the cursor (a transaction id). An owner set
+        (Take, Give, Steal, or Owner changed) is `taken` by the new owner; a change to resolved or
+        rejected is `closed` and a Correspond is `reply`, when made by someone other than the user
+        that created the ticket (watchd). A ticket RT does not know has no changes."""
         if not ref.isdigit():
-            return None
-        try:
-            status, body = await self._call("GET", f"/ticket/{ref}", what=f"ticket {ref}", allow_404=True)
-        except DeliveryError:
-            return None
-        if status == 404 or not isinstance(body, Mapping):
-            return None
-        owner = body.get("Owner")
-        name = owner.get("id") if isinstance(owner, Mapping) else owner
-        return str(name) if name and str(name) != "Nobody" else None
+            return []
+        status, ticket = await self._call("GET", f"/ticket/{ref}", what=f"ticket {ref}", allow_404=True)
+        if status == 404 or not isinstance(ticket, Mapping):
+            return []
+        owner = ticket.get("Owner")
+        owner_name = str(owner.get("id") if isinstance(owner, Mapping) else owner or "")
+        params = {"fields": "Type,Field,NewValue,Creator,Created", "orderby": "id", "order": "ASC",
+                  "per_page": "100"}  # fmt: skip
+        after = int(since) if since and since.isdigit() else 0
+        out: list[TicketChange] = []
+        me: str | None = None
+        page = 1
+        while True:
+            _, body = await self._call("GET", f"/ticket/{ref}/history", params={**params, "page": str(page)},
+                                       what=f"history of ticket {ref}")  # fmt: skip
+            items = [i for i in (_mapping(body, "history").get("items") or []) if isinstance(i, Mapping)]
+            for item in items:
+                tid = int(item.get("id") or 0)
+                creator = item.get("Creator")
+                who = str(creator.get("id") if isinstance(creator, Mapping) else creator or "")
+                kind = item.get("Type")
+                if kind == "Create" and me is None:
+                    me = who
+                if tid <= after:
+                    continue
+                at = epoch(item.get("Created"))
+                owner_set = kind in ("Take", "Give", "Steal") or (
+                    kind == "Set" and item.get("Field") == "Owner"
+                )
+                if owner_set and owner_name and owner_name != "Nobody":
+                    out.append(TicketChange("taken", f"t{tid}", owner_name, "", at, str(tid)))
+                elif who == me:
+                    continue
+                elif kind == "Status" and item.get("NewValue") in ("resolved", "rejected"):
+                    out.append(TicketChange("closed", f"t{tid}", who, "", at, str(tid)))
+                elif kind == "Correspond":
+                    out.append(TicketChange("reply", f"t{tid}", who, "", at, str(tid)))
+            pages = _mapping(body, "history").get("pages") or 1
+            if page >= int(pages) or not items:
+                break
+            page += 1
+        return out
 
     async def close(self) -> None:
         if self._session is not None:
