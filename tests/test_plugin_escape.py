@@ -229,8 +229,12 @@ def test_daemon_adopts_orphans_that_cleared_their_environment(tmp_path: Path, ma
          "plugin left 2 processes running after it exited (7 sh, 8 sleep); killed"),
         (False, True, (), ("9 ping (Operation not permitted)",),
          "plugin left 1 process running after it exited; could not kill 9 ping (Operation not permitted)"),
+        (True, False, ("7 sleep",), ("the plugin itself (Operation not permitted)",),
+         "plugin timed out after 2s; killed 1 process it started (7 sleep); could not kill the plugin itself"
+         " (Operation not permitted)"),
     ],
-    ids=["timeout", "timeout-child", "timeout-unkillable", "leftovers", "leftovers-unkillable"],
+    ids=["timeout", "timeout-child", "timeout-unkillable", "leftovers", "leftovers-unkillable",
+         "timeout-plugin-unkillable"],
 )  # fmt: skip
 def test_reason_says_what_was_and_was_not_killed(
     timed_out: bool, leftovers: bool, killed: tuple[str, ...], not_killed: tuple[str, ...], expected: str

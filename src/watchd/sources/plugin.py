@@ -124,8 +124,8 @@ def _timeout_kills(outcome: ProcessOutcome) -> str:
     refused = bool(outcome.not_killed) and outcome.not_killed[0].startswith(PLUGIN_ITSELF)
     parts = [] if refused else ["killed it"]
     if outcome.killed:
-        parts = [f"{parts[0] if parts else 'killed'} and {_processes(len(outcome.killed))} it started"
-                 f" ({_names(outcome.killed)})"]  # fmt: skip
+        started = f"{_processes(len(outcome.killed))} it started ({_names(outcome.killed)})"
+        parts = [f"killed {started}" if refused else f"killed it and {started}"]
     if outcome.not_killed:
         parts.append(f"could not kill {_names(outcome.not_killed)}")
     return "; ".join(parts)
