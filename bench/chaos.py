@@ -414,6 +414,10 @@ class Counts:
     resends: int = 0
     resends_at_faults: int = 0  # in cycles killed at an outbox.after_deliver point (by design in the window)
     losses: int = 0
+    kills: int = 0
+    at_faults: int = 0
+    outages: int = 0
+    seconds: float = 0.0
     problems: list[str] = field(default_factory=list)
 
 
@@ -632,12 +636,14 @@ def run(
                 counts.problems.append(f"{extra} more incidents than cycles")
             for row in site.failed():
                 counts.problems.append(f"outbox row failed: {row}")
-            counts_duration = time.monotonic() - started
+            counts.seconds = time.monotonic() - started
+            counts.kills, counts.at_faults = chaos.kills, sum(chaos.faults_hit.values())
+            counts.outages = chaos.outages
         finally:
             site.stop()
             tap.close()
     say("")
-    say(f"chaos: {cycles} cycles, seed {seed}, {counts_duration:.0f} s, {chaos.kills} kill -9"
+    say(f"chaos: {cycles} cycles, seed {seed}, {counts.seconds:.0f} s, {chaos.kills} kill -9"
         f" ({sum(chaos.faults_hit.values())} at fault points, {sum(chaos.faults_missed.values())} armed but"
         " not reached, the rest after a random delay)")  # fmt: skip
     say(
