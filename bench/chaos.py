@@ -90,6 +90,7 @@ class Mail:
     msgid: str
     event: str
     key: str
+    at: float  # when the server said 250
 
 
 class Mailbox:
@@ -110,6 +111,7 @@ class Mailbox:
                         str(msg["Message-ID"]),
                         str(msg["X-Watchd-Event"]),
                         str(msg["X-Watchd-Key"] or ""),
+                        time.time(),
                     )
                 )
         return "250 2.0.0 accepted"
@@ -322,6 +324,18 @@ mqtt: {{host: 127.0.0.1, port: {mqtt_port}, keepalive: 5s}}
         rows = self.query("SELECT payload FROM outbox WHERE id = ?", op_id)
         return str(json.loads(rows[0][0])["facts"]["window"]) if rows else f"?{op_id}"
 
+    def recorded(self) -> dict[int, float]:
+        """Outbox row -> when the daemon logged it delivered (just after the commit that says so)."""
+        out: dict[int, float] = {}
+        for line in self.log.read_text(errors="replace").splitlines():
+            if '"delivered"' not in line:
+                continue
+            with contextlib.suppress(ValueError, KeyError, TypeError):
+                rec = json.loads(line)
+                at = datetime.datetime.fromisoformat(rec["timestamp"].replace("Z", "+00:00")).timestamp()
+                out.setdefault(int(rec["row"]), at)
+        return out
+
     def tail(self, n: int = 15) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
 
@@ -446,6 +460,13 @@ class Observed:
     windows: dict[str, list[tuple[str, str]]]
 
 
+def op_of(msgid: str) -> int:
+    """The outbox row of a notification mail: Message-ID <watchd.notify.ROW@domain>; -1 otherwise."""
+    head, _, _ = msgid.strip("<>").partition("@")
+    parts = head.split(".")
+    return int(parts[2]) if len(parts) == 3 and parts[:2] == ["watchd", "notify"] else -1
+
+
 def observe(site: Site, rt: RTServer, mailbox: Mailbox, tap: BusTap, incident_id: int,
             windows: list[str]) -> Observed:  # fmt: skip
     key = f"watchd-{HOST}-{CHECK}-{incident_id}"
@@ -459,8 +480,7 @@ def observe(site: Site, rt: RTServer, mailbox: Mailbox, tap: BusTap, incident_id
     per_window: dict[str, list[tuple[str, str]]] = {w: [] for w in windows}
     for m in mails:
         if m.event == "maintenance_announce":
-            op_id = int(m.msgid.split(".")[2].split("@")[0])
-            w = site.window_of(op_id)
+            w = site.window_of(op_of(m.msgid))
             if w in per_window:
                 per_window[w].append((m.rcpt, m.msgid))
     return Observed(tickets, history, per_rcpt, bus, per_window)
@@ -639,6 +659,7 @@ def run(
             counts.seconds = time.monotonic() - started
             counts.kills, counts.at_faults = chaos.kills, sum(chaos.faults_hit.values())
             counts.outages = chaos.outages
+            recorded = site.recorded()
         finally:
             site.stop()
             tap.close()
@@ -655,6 +676,18 @@ def run(
         f" ({counts.resends_at_faults} in cycles killed at an outbox.after_deliver point); broker outages"
         f" {chaos.outages}"
     )
+    last: dict[int, float] = {}  # outbox row -> the copy it recorded as delivered (the last one before)
+    for m in mailbox.snapshot():
+        row = op_of(m.msgid)
+        if row in recorded and m.at <= recorded[row]:
+            last[row] = max(last.get(row, 0.0), m.at)
+    window = sorted((recorded[row] - at) * 1000 for row, at in last.items())
+    if window:
+        say(
+            f"  at-least-once window (SMTP 250 -> outbox row recorded done), {len(window)} mails:"
+            f" p50 {window[len(window) // 2]:.1f} ms, p99 {window[int(len(window) * 0.99)]:.1f} ms,"
+            f" max {window[-1]:.1f} ms"
+        )
     if chaos.faults_hit:
         say("  fault points hit: " + ", ".join(f"{k} {v}" for k, v in sorted(chaos.faults_hit.items())))
     return counts
