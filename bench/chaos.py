@@ -74,6 +74,7 @@ PHASE_FAULTS = {
     "open": ["persist.before_commit", "persist.after_commit", "outbox.before_deliver.open",
              "outbox.after_deliver.open"],
     "announce": ["outbox.before_deliver.maintenance_announce", "outbox.after_deliver.maintenance_announce"],
+    "cancel": ["outbox.before_deliver.maintenance_cancel", "outbox.after_deliver.maintenance_cancel"],
     "update": ["persist.before_commit", "persist.after_commit", "outbox.before_deliver.update",
                "outbox.after_deliver.update", "outbox.before_deliver.ack", "outbox.after_deliver.ack"],
     "resolve": ["persist.before_commit", "persist.after_commit", "outbox.before_deliver.resolve",
@@ -457,7 +458,7 @@ class Observed:
     history: list[str]
     mail: dict[str, list[tuple[str, str]]]
     bus: list[tuple[str, str]]
-    windows: dict[str, list[tuple[str, str]]]
+    windows: dict[str, tuple[bool, list[tuple[str, str]]]]  # key -> (cancelled, [(event, Message-ID)])
 
 
 def op_of(msgid: str) -> int:
@@ -468,7 +469,7 @@ def op_of(msgid: str) -> int:
 
 
 def observe(site: Site, rt: RTServer, mailbox: Mailbox, tap: BusTap, incident_id: int,
-            windows: list[str]) -> Observed:  # fmt: skip
+            windows: dict[str, bool]) -> Observed:  # fmt: skip
     key = f"watchd-{HOST}-{CHECK}-{incident_id}"
     tickets = rt_tickets(rt, key)
     history = rt_history(rt, tickets[0][0]) if len(tickets) == 1 else []
@@ -477,12 +478,12 @@ def observe(site: Site, rt: RTServer, mailbox: Mailbox, tap: BusTap, incident_id
         r: [(m.event, m.msgid) for m in mails if m.rcpt == r and m.key == key] for r in (CUSTOMER, ONCALL)
     }
     bus = [(n.event, str(n.op_id)) for n in tap.snapshot() if n.key == key]
-    per_window: dict[str, list[tuple[str, str]]] = {w: [] for w in windows}
+    per_window: dict[str, tuple[bool, list[tuple[str, str]]]] = {w: (c, []) for w, c in windows.items()}
     for m in mails:
-        if m.event == "maintenance_announce":
+        if m.event.startswith("maintenance_"):
             w = site.window_of(op_of(m.msgid))
             if w in per_window:
-                per_window[w].append((m.rcpt, m.msgid))
+                per_window[w][1].append((m.event, m.msgid))
     return Observed(tickets, history, per_rcpt, bus, per_window)
 
 
@@ -521,24 +522,27 @@ def compare(control: Observed, got: Observed, counts: Counts, label: str) -> Non
             problems.append(f"{where}: {dict(have)} (control {dict(want)})")
         if resends:
             problems.append(f"{where}: {resends} re-send(s) of one message")
-    for w, items in got.windows.items():
-        _, distinct, resends = events([("announce", mid) for _, mid in items])
+    for w, (cancelled, items) in got.windows.items():
+        want = collections.Counter({"maintenance_announce": 1, "maintenance_cancel": int(cancelled)})
+        have, distinct, resends = events(items)
         counts.announcements += distinct
         counts.resends += resends
-        if distinct != 1:
-            counts.duplicates += max(distinct - 1, 0)
-            counts.losses += 1 if distinct == 0 else 0
-            problems.append(f"window {w}: {distinct} announcements")
+        counts.duplicates += sum((have - want).values())
+        counts.losses += sum((want - have).values())
+        if +want != have:
+            problems.append(f"window {w}: {dict(have)} (expected {dict(+want)})")
         if resends:
             problems.append(f"window {w}: {resends} re-send(s)")
     counts.problems += [f"{label}: {p}" for p in problems]
 
 
-def cycle(chaos: Chaos, n: int, incident_id: int, control: bool) -> tuple[list[str], list[str]]:
-    """One incident through open, update+ack, resolve; returns (how each phase was killed, windows)."""
+def cycle(chaos: Chaos, n: int, incident_id: int, control: bool) -> tuple[list[str], dict[str, bool]]:
+    """One incident through open, update+ack, resolve, maybe with a maintenance window announced (and
+    removed again, which sends a cancellation); returns (how each phase was killed, {window: removed})."""
     site, rng = chaos.site, chaos.rng
-    windows: list[str] = []
+    windows: dict[str, bool] = {}
     announce = control or rng.random() < 0.3
+    cancel = announce and (control or rng.random() < 0.5)
 
     def add_window() -> None:
         start = datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=2, minutes=n)
@@ -546,16 +550,23 @@ def cycle(chaos: Chaos, n: int, incident_id: int, control: bool) -> tuple[list[s
                        "--check", "quiet", "--announce", "--comment", f"chaos {n}")  # fmt: skip
         if out.returncode != 0:
             raise RuntimeError(f"downtime add failed: {out.stdout}{out.stderr}")
-        windows.append(f"downtime:{max(r[0] for r in site.query('SELECT id FROM downtimes'))}")
+        windows[f"downtime:{max(r[0] for r in site.query('SELECT id FROM downtimes'))}"] = cancel
+
+    def remove_windows() -> None:
+        for w in windows:
+            out = site.cli("downtime", "remove", w.removeprefix("downtime:"))
+            if out.returncode != 0:
+                raise RuntimeError(f"downtime remove failed: {out.stdout}{out.stderr}")
 
     def opened() -> bool:
         inc = site.incident(incident_id)
         return inc is not None and inc[0] == "open"
 
-    def announced() -> bool:
+    def announced(kind: str = "announce") -> bool:
         return all(
-            site.query("SELECT 1 FROM announcements WHERE window_key = ? AND kind = 'announce'", w)
-            for w in windows
+            site.query("SELECT 1 FROM announcements WHERE window_key = ? AND kind = ?", w, kind)
+            for w, removed in windows.items()
+            if removed or kind == "announce"
         )
 
     acked = threading.Event()
@@ -578,7 +589,8 @@ def cycle(chaos: Chaos, n: int, incident_id: int, control: bool) -> tuple[list[s
 
     def resolved() -> bool:
         inc = site.incident(incident_id)
-        return inc is not None and inc[0] == "resolved" and site.pending() == 0 and announced()
+        done = inc is not None and inc[0] == "resolved" and announced() and announced("cancel")
+        return done and site.pending() == 0
 
     hows = []
     extra = PHASE_FAULTS["announce"] if announce else []
@@ -591,7 +603,13 @@ def cycle(chaos: Chaos, n: int, incident_id: int, control: bool) -> tuple[list[s
     hows.append(chaos.phase("open", open_act, lambda: opened() and announced(), extra, chaos=not control))
     hows.append(chaos.phase("update", lambda: site.code.write_text("1"), updated, [], ack_during,
                             chaos=not control))  # fmt: skip
-    hows.append(chaos.phase("resolve", lambda: site.code.write_text("0"), resolved, [], chaos=not control))
+    def resolve_act() -> None:
+        site.code.write_text("0")
+        if cancel:
+            remove_windows()
+
+    hows.append(chaos.phase("resolve", resolve_act, resolved, PHASE_FAULTS["cancel"] if cancel else [],
+                            chaos=not control))  # fmt: skip
     return hows, windows
 
 
@@ -633,7 +651,8 @@ def run(
             control = observe(site, rt, mailbox, tap, 1, windows)
             say(f"control: RT {control.history}; mail {dict(events(control.mail[CUSTOMER])[0])} to the"
                 f" customer, {dict(events(control.mail[ONCALL])[0])} to on-call;"
-                f" mqtt {dict(events(control.bus)[0])}; {len(windows)} window announced")  # fmt: skip
+                f" mqtt {dict(events(control.bus)[0])};"
+                f" window {[dict(events(items)[0]) for _, items in control.windows.values()]}")  # fmt: skip
             site.stop()
             started = time.monotonic()
             for n in range(1, cycles + 1):
