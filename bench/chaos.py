@@ -242,6 +242,12 @@ mqtt: {{host: 127.0.0.1, port: {mqtt_port}, keepalive: 5s}}
         self.proc: subprocess.Popen[bytes] | None = None
         self.watchd = [sys.executable, "-m", "watchd"]
 
+    def set(self, code: int) -> None:
+        """The plugin's next exit code, written atomically: a plugin run must not read a half-written file."""
+        tmp = self.code.with_suffix(".tmp")
+        tmp.write_text(str(code))
+        os.replace(tmp, self.code)
+
     # the daemon
 
     def start(self, fault: str | None = None) -> None:
@@ -596,15 +602,15 @@ def cycle(chaos: Chaos, n: int, incident_id: int, control: bool) -> tuple[list[s
     extra = PHASE_FAULTS["announce"] if announce else []
 
     def open_act() -> None:
-        site.code.write_text("2")
+        site.set(2)
         if announce:
             add_window()
 
     hows.append(chaos.phase("open", open_act, lambda: opened() and announced(), extra, chaos=not control))
-    hows.append(chaos.phase("update", lambda: site.code.write_text("1"), updated, [], ack_during,
+    hows.append(chaos.phase("update", lambda: site.set(1), updated, [], ack_during,
                             chaos=not control))  # fmt: skip
     def resolve_act() -> None:
-        site.code.write_text("0")
+        site.set(0)
         if cancel:
             remove_windows()
 
