@@ -136,3 +136,65 @@ async def test_a_silent_peer_becomes_one_incident(tmp_path: Path, broker: Mosqui
             await peer.wait()
         for d in watchers:
             await d.stop()
+
+
+def outbox(root: Path, channel: str) -> list[tuple[str, str, int]]:
+    """(kind, status, attempts) of the channel's outbox rows, read from outside the daemon."""
+    import sqlite3
+
+    path = root / "data" / "watchd.db"
+    if not path.exists():
+        return []
+    db = sqlite3.connect(path, timeout=5)
+    try:
+        return db.execute(
+            "SELECT kind, status, attempts FROM outbox WHERE channel = ? ORDER BY id", (channel,)
+        ).fetchall()
+    except sqlite3.OperationalError:  # no schema yet
+        return []
+    finally:
+        db.close()
+
+
+async def test_mqtt_notification_survives_kill_9_while_the_broker_is_down(
+    tmp_path: Path, broker: Mosquitto, collector
+) -> None:
+    """A contact notification is delivered only once the broker has taken it (PUBACK), not when it
+    is queued in memory: with the broker down it stays pending, so a kill -9 then loses nothing and
+    the next daemon publishes it once the broker is back."""
+    cfg = write_config(tmp_path, "web01", broker.port)
+    log = (tmp_path / "log").open("wb")
+
+    async def start() -> asyncio.subprocess.Process:
+        return await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "watchd", "run", "--config", str(cfg), stdout=log, stderr=log
+        )
+
+    proc = await start()
+    try:
+        async with collector("watchd/web01/status") as c:
+            await c.wait_for(lambda m: json.loads(m.payload)["status"] == "online", timeout=15)
+        broker.stop()
+        (tmp_path / "code").write_text("2")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 30
+        # One attempt ends: done (queued in memory, the old lie) or to be retried (the broker is away).
+        while not [r for r in outbox(tmp_path, "notify:ops:mqtt") if r[1] == "done" or r[2] > 0]:
+            assert loop.time() < deadline, "no delivery attempt"
+            await asyncio.sleep(0.05)
+        assert [r[:2] for r in outbox(tmp_path, "notify:ops:mqtt")] == [("open", "pending")]
+        proc.kill()
+        await proc.wait()
+        broker.start()
+        async with collector("watchd/web01/notify/ops") as c:
+            proc = await start()
+            note = await c.wait_for(lambda m: True, timeout=20)
+            assert json.loads(note[0].payload)["event"] == "open"
+        deadline = loop.time() + 10
+        while [r[:2] for r in outbox(tmp_path, "notify:ops:mqtt")] != [("open", "done")]:
+            assert loop.time() < deadline, outbox(tmp_path, "notify:ops:mqtt")
+            await asyncio.sleep(0.05)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()

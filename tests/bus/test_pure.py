@@ -195,3 +195,20 @@ def test_backoff_is_deterministic_with_a_seeded_rng() -> None:
     a = [backoff(i, 1, 60, random.Random(3)) for i in range(5)]
     b = [backoff(i, 1, 60, random.Random(3)) for i in range(5)]
     assert a == b
+
+
+def test_buffer_ticket_withdraw_and_queued() -> None:
+    """put gives the ticket peek will give; a withdrawn message is never sent, a done one is gone."""
+    buf = OfflineBuffer(4)
+    a = buf.put(Message("t/a", b"a", 1, False, Kind.EVENT))
+    b = buf.put(Message("t/b", b"b", 1, False, Kind.EVENT))
+    assert a is not None
+    assert b is not None
+    assert buf.peek() == (a, Message("t/a", b"a", 1, False, Kind.EVENT))
+    buf.withdraw(a)
+    assert (buf.queued(a), buf.queued(b)) == (False, True)
+    peeked = buf.peek()
+    assert peeked is not None
+    assert peeked[0] == b
+    buf.done(b)
+    assert (buf.queued(b), buf.peek()) == (False, None)

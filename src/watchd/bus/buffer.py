@@ -51,7 +51,8 @@ class OfflineBuffer:
     def __len__(self) -> int:
         return len(self._items)
 
-    def put(self, msg: Message) -> None:
+    def put(self, msg: Message) -> int | None:
+        """Queue msg; its ticket (as `peek` gives it), or None if it was dropped at once."""
         if msg.kind is Kind.STATE and msg.key is not None:
             old = self._by_key.pop(msg.key, None)
             if old is not None:
@@ -59,13 +60,14 @@ class OfflineBuffer:
                 self.coalesced += 1
         if len(self._items) >= self.size and not self._make_room(msg):
             self.dropped[msg.kind.value] += 1
-            return
+            return None
         self._seq += 1
         self._items[self._seq] = msg
         if msg.kind is Kind.RESULT:
             self._results.append(self._seq)
         elif msg.kind is Kind.STATE and msg.key is not None:
             self._by_key[msg.key] = self._seq
+        return self._seq
 
     def _make_room(self, incoming: Message) -> bool:
         """Drop one queued message to make room; False means drop the incoming one instead."""
@@ -95,6 +97,16 @@ class OfflineBuffer:
             self._remove(seq, msg)
         if self._results and self._results[0] == seq:
             self._results.popleft()
+
+    def queued(self, seq: int) -> bool:
+        """Still waiting to be published (not sent, dropped nor coalesced away)."""
+        return seq in self._items
+
+    def withdraw(self, seq: int) -> None:
+        """Take a message back unsent (its sender gave up waiting for it)."""
+        msg = self._items.get(seq)
+        if msg is not None:
+            self._remove(seq, msg)
 
     def discard(self, key: str) -> None:
         """Forget the queued state under `key` (it is about to be published fresh)."""

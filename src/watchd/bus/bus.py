@@ -16,6 +16,7 @@ the daemon in order. The pipeline side only ever touches the buffer.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 from collections.abc import Awaitable, Callable, Iterable
@@ -43,6 +44,7 @@ Submit = Callable[[CheckResult], Awaitable[object]]
 SYNC_TIMEOUT = 5.0  # wait at most this long for the retained statuses after subscribing
 STOP_DRAIN = 3.0  # on stop, time to flush the buffer before saying offline
 MIN_SECRET = 16  # bytes; shorter command secrets are refused at start
+NOTIFY_TIMEOUT = 10.0  # how long a notification waits for the broker's PUBACK before it is retried
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +100,8 @@ class Bus:
         self._sync_seq: int | None = None
         self._published_claims: frozenset[str] = frozenset()
         self._stopping = False
+        self._acks: dict[int, asyncio.Future[None]] = {}  # buffer tickets whose sender awaits the PUBACK
+        self._sending: int | None = None  # the ticket being published now
 
     # -- lifecycle --------------------------------------------------------------------------------
 
@@ -165,9 +169,30 @@ class Bus:
             commands_refused=sum(d.refused.values()) if d else 0,
         )
 
-    def notify(self, contact: str, payload: bytes) -> None:
-        """Queue a notification for a contact (QoS 1, never dropped for results' sake)."""
-        self.buffer.put(Message(self.topics.notify(contact), payload, 1, False, Kind.EVENT))
+    async def notify(self, contact: str, payload: bytes, timeout: float = NOTIFY_TIMEOUT) -> bool:
+        """Publish a notification for a contact (QoS 1, never dropped for results' sake) and wait until
+        the broker has taken it: True then. False if it did not within `timeout` (broker away, or the
+        buffer full); the message is then taken back, unless it is being published at that moment, so
+        the caller's retry does not send it twice. A kill -9 while waiting loses nothing: the caller
+        has not recorded it as delivered."""
+        seq = self.buffer.put(Message(self.topics.notify(contact), payload, 1, False, Kind.EVENT))
+        if seq is None:
+            return False
+        acked: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._acks[seq] = acked
+        self._wakeup.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(acked), timeout)
+            return True
+        except TimeoutError:
+            if self._sending == seq:  # on the wire: its PUBACK decides
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(acked), timeout)
+                    return True
+            self.buffer.withdraw(seq)
+            return acked.done()
+        finally:
+            self._acks.pop(seq, None)
 
     def forget_checks(self, checks: Iterable[str]) -> None:
         """Checks removed from the configuration: clear their retained state topics."""
@@ -252,9 +277,16 @@ class Bus:
                 await self._wakeup.wait()
                 continue
             seq, msg = item
-            await client.publish(msg.topic, msg.payload, qos=msg.qos, retain=msg.retain)
+            self._sending = seq
+            try:
+                await client.publish(msg.topic, msg.payload, qos=msg.qos, retain=msg.retain)
+            finally:
+                self._sending = None
             self.buffer.done(seq)
             self.published += 1
+            acked = self._acks.get(seq)
+            if acked is not None and not acked.done():
+                acked.set_result(None)
 
     async def _heartbeats(self, client: aiomqtt.Client) -> None:
         interval = self.config.heartbeat_interval

@@ -23,6 +23,7 @@ from watchd.config import ConfigError
 from watchd.core.model import State
 from watchd.core.timefmt import described
 from watchd.runtime.logs import configure as configure_logging
+from watchd.sources import reaper
 from watchd.sources.plugin import BASE_ENV, PluginSource, resolve_executable
 
 
@@ -98,6 +99,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     configure_logging(cfg.log.level, cfg.log.format)
     daemon = Daemon(cfg, args.config)
+    # The daemon's only children are plugins (and asyncio's, in its group): it may claim every orphan.
+    reaper.adopt_orphans()
     try:
         # The marker lets CLI commands without --config find this daemon's config (and store).
         with locate.daemon_marker(cfg.data_dir, args.config), contextlib.suppress(KeyboardInterrupt):

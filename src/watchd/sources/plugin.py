@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from watchd.core.model import CheckResult, State
 from watchd.nagios.output import NO_OUTPUT, decode, parse_output, verdict_for_exit
-from watchd.sources.process import ProcessOutcome, run_process, spawn_error_code
+from watchd.sources.process import PLUGIN_ITSELF, ProcessOutcome, run_process, spawn_error_code
 
 # Plugins get a minimal, explicit environment, not the daemon's.
 BASE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
@@ -77,7 +77,7 @@ def interpret(
 
     if outcome.timed_out:
         state = timeout_state
-        reasons.insert(0, f"plugin timed out after {timeout:g}s; process group killed")
+        reasons.insert(0, f"plugin timed out after {timeout:g}s; {_timeout_kills(outcome)}")
         summary = f"(Service check timed out after {timeout:g} seconds)"
         if parsed.summary != NO_OUTPUT:
             summary += f" {parsed.summary}"
@@ -92,7 +92,7 @@ def interpret(
     if outcome.stdout_dropped:
         reasons.append(f"output truncated at {output_limit} bytes ({outcome.stdout_dropped} bytes dropped)")
     if outcome.leftovers_killed:
-        reasons.append("plugin left processes holding its output open; they were killed")
+        reasons.append(_leftover_kills(outcome))
     if parsed.perfdata_errors:
         reasons.append(f"{parsed.perfdata_errors} malformed perfdata item(s) skipped")
     return CheckResult(
@@ -108,3 +108,39 @@ def interpret(
         started_at=started_at,
         perfdata_errors=parsed.perfdata_errors,
     )
+
+
+def _names(items: Sequence[str], limit: int = 5) -> str:
+    more = f", and {len(items) - limit} more" if len(items) > limit else ""
+    return ", ".join(items[:limit]) + more
+
+
+def _processes(n: int) -> str:
+    return f"{n} process" if n == 1 else f"{n} processes"
+
+
+def _timeout_kills(outcome: ProcessOutcome) -> str:
+    """What the timeout killed, and what it could not: only what did happen."""
+    refused = bool(outcome.not_killed) and outcome.not_killed[0].startswith(PLUGIN_ITSELF)
+    parts = [] if refused else ["killed it"]
+    if outcome.killed:
+        started = f"{_processes(len(outcome.killed))} it started ({_names(outcome.killed)})"
+        parts = [f"killed {started}" if refused else f"killed it and {started}"]
+    if outcome.not_killed:
+        parts.append(f"could not kill {_names(outcome.not_killed)}")
+    return "; ".join(parts)
+
+
+def _leftover_kills(outcome: ProcessOutcome) -> str:
+    n = len(outcome.killed) + len(outcome.not_killed)
+    if n == 0:
+        return (
+            "plugin's output stayed open after it exited, held by no process watchd could find;"
+            " stopped reading"
+        )
+    text = f"plugin left {_processes(n)} running after it exited"
+    if outcome.killed:
+        text += f" ({_names(outcome.killed)}); killed"
+    if outcome.not_killed:
+        text += f"; could not kill {_names(outcome.not_killed)}"
+    return text

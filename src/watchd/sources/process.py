@@ -4,7 +4,11 @@ The lean path: `os.posix_spawn` (vfork+exec in glibc), a pidfd and two pipes wat
 loop. asyncio's subprocess transports cost several times more daemon CPU per spawn
 (bench/plugin_throughput.py --spawn asyncio measures both).
 
-The child gets its own process group, so a timeout kills the plugin *and* everything it forked.
+The child gets its own process group, and watchd is the child subreaper (sources/reaper.py), so a
+timeout kills the plugin *and* everything it started, even what left the group or the session; so does
+a plugin that exits leaving processes behind. The hot path, a plugin that exits with nothing left,
+costs one `killpg(pgid, 0)` more; orphans that left the group are found by a sweep every
+SWEEP_INTERVAL seconds.
 """
 
 from __future__ import annotations
@@ -12,11 +16,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import itertools
 import os
 import signal
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+
+from watchd.sources import reaper
+from watchd.sources.reaper import RUN_ENV, Target
 
 # Python ignores these at start-up; ignored signals survive exec, so reset them for the child.
 _RESET_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ)
@@ -24,6 +32,14 @@ _READ_CHUNK = 65536
 # After the plugin itself exits, how long what it left behind may hold our pipes open.
 DRAIN_AFTER_EXIT = 1.0
 STDERR_LIMIT = 8192
+# How long killed processes get to die before they are reported as not killed.
+SETTLE_AFTER_KILL = 1.0
+# Orphans that left the plugin's process group and hold none of its pipes are found this often.
+SWEEP_INTERVAL = 5.0
+# How `not_killed` names the plugin itself when even it could not be killed (set-uid, another user).
+PLUGIN_ITSELF = "the plugin itself"
+_seq = itertools.count(1)
+_sweep: tuple[asyncio.AbstractEventLoop, asyncio.TimerHandle] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +52,9 @@ class ProcessOutcome:
     timed_out: bool = False
     stdout_dropped: int = 0  # bytes beyond the output limit, read and discarded
     spawn_error: OSError | None = None
-    leftovers_killed: bool = False  # processes still holding the pipes after exit were killed
+    leftovers_killed: bool = False  # the plugin exited leaving processes behind; they were killed
+    killed: tuple[str, ...] = ()  # "PID COMM" of each process killed besides the plugin itself
+    not_killed: tuple[str, ...] = ()  # "PID COMM (why)" of each that could not be killed
 
 
 def _killpg(pgid: int, sig: int) -> None:
@@ -47,14 +65,16 @@ def _killpg(pgid: int, sig: int) -> None:
 class _Run:
     """One running child: its pipes, its pidfd and its timers, all driven by loop callbacks.
 
-    `done` resolves once the child is reaped and both pipes are closed.
+    `done` resolves once the child is reaped and both pipes are closed; `settle()` then waits for
+    whatever else of the run was killed and reaps it.
     """
 
     def __init__(
-        self, loop: asyncio.AbstractEventLoop, pid: int, out_fd: int, err_fd: int, limit: int
+        self, loop: asyncio.AbstractEventLoop, pid: int, run_id: str, out_fd: int, err_fd: int, limit: int
     ) -> None:
         self.loop = loop
         self.pid = pid
+        self.run_id = run_id
         self.limit = limit
         self.out = bytearray()
         self.err = bytearray()
@@ -63,7 +83,12 @@ class _Run:
         self.open_fds = {out_fd, err_fd}
         self.status: int | None = None
         self.timed_out = False
-        self.leftovers_killed = False
+        self.leftovers = False  # processes of its group outlived the plugin
+        self.held = False  # something still held the pipes after the plugin exited
+        self.targets: dict[int, Target] = {}  # what the run started besides the plugin, by pid
+        self.refused: OSError | None = None  # SIGKILL to the plugin's group was refused
+        self.signalled = False
+        self.found_dead: set[int] = set()  # zombies before any signal: reaped, not reported as killed
         self.done: asyncio.Future[None] = loop.create_future()
         self._timers: list[asyncio.TimerHandle] = []
         self.pidfd = os.pidfd_open(pid)
@@ -111,10 +136,34 @@ class _Run:
             self._timers.append(self.loop.call_later(DRAIN_AFTER_EXIT, self._kill_leftovers))
         self._check_done()
 
+    def kill_all(self, sig: int) -> None:
+        """Signal the plugin's group, then find (a /proc walk) and signal everything else the run
+        started: what left the group, and orphans re-parented to us. SIGTERM goes to the group alone
+        for members, so a plugin's trap runs once."""
+        procs = reaper.snapshot()  # before any signal of this round: a zombie in it was dead already
+        first, self.signalled = not self.signalled, True
+        try:
+            os.killpg(self.pid, sig)
+        except ProcessLookupError:
+            pass
+        except PermissionError as exc:  # no member could be signalled, the plugin included
+            if self.status is None and sig == signal.SIGKILL:
+                self.refused = exc
+        others = set(reaper.RUNS.values()) - {self.pid}
+        for pid in reaper.owned_by_run(procs, os.getpid(), self.run_id, self.pid, others):
+            if pid not in self.targets and (t := Target.open(procs[pid])) is not None:
+                self.targets[pid] = t
+                if first and t.proc.state == "Z":
+                    self.found_dead.add(pid)
+        for t in self.targets.values():
+            if sig == signal.SIGKILL or t.proc.pgid != self.pid:
+                t.signal(sig)
+
     def _kill_leftovers(self) -> None:
-        """The plugin exited but processes it forked still hold the pipes: kill them, keep the output."""
-        self.leftovers_killed = True
-        _killpg(self.pid, signal.SIGKILL)
+        """The plugin exited but processes it started still hold the pipes: kill them, keep the output."""
+        if not self.timed_out:
+            self.held = True
+        self.kill_all(signal.SIGKILL)
         for fd in list(self.open_fds):
             try:
                 while chunk := os.read(fd, _READ_CHUNK):
@@ -125,21 +174,84 @@ class _Run:
 
     def timeout(self, kill_grace: float) -> None:
         self.timed_out = True
-        _killpg(self.pid, signal.SIGTERM)
-        self._timers.append(self.loop.call_later(kill_grace, self._kill_group))
-        # If even SIGKILL leaves the pipes held (an escaped grandchild), stop waiting for them.
+        self.kill_all(signal.SIGTERM)
+        self._timers.append(self.loop.call_later(kill_grace, self.kill_all, signal.SIGKILL))
+        # If even SIGKILL leaves the pipes held (an unkillable grandchild), stop waiting for them.
         self._timers.append(self.loop.call_later(kill_grace + DRAIN_AFTER_EXIT, self._kill_leftovers))
-
-    def _kill_group(self) -> None:
-        _killpg(self.pid, signal.SIGKILL)
 
     def _check_done(self) -> None:
         if self.status is not None and not self.open_fds and not self.done.done():
             for t in self._timers:
                 t.cancel()
-            if self.timed_out:
-                _killpg(self.pid, signal.SIGKILL)  # whatever in the group survived SIGTERM
+            if self.timed_out or self.held:
+                self.kill_all(signal.SIGKILL)  # whatever survived SIGTERM, or escaped since
+            elif _group_alive(self.pid):
+                # Exited with its pipes closed but left processes in its group (zombies count: a
+                # zombie is reaped, not reported).
+                self.leftovers = True
+                self.kill_all(signal.SIGKILL)
             self.done.set_result(None)
+
+    async def settle(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Wait (bounded) for the killed processes to die, reap the orphans among them, and say which
+        were killed and which were not."""
+        targets = sorted(self.targets.values(), key=lambda t: (t.proc.start, t.proc.pid))  # as started
+        waiting = [t for t in targets if t.error is None and not t.exited()]
+        if waiting:
+            gone = [self.loop.create_future() for _ in waiting]
+            for t, f in zip(waiting, gone, strict=True):
+                self.loop.add_reader(t.pidfd, _resolve, f)
+            try:
+                await asyncio.wait(gone, timeout=SETTLE_AFTER_KILL)
+            finally:
+                for t in waiting:
+                    self.loop.remove_reader(t.pidfd)
+        killed, not_killed = [], []
+        for t in targets:
+            if t.proc.pid in self.found_dead:
+                t.reap()
+            elif t.exited():
+                t.reap()
+                killed.append(reaper.describe(t.proc))
+            else:
+                why = t.error.strerror if t.error is not None else "still running after SIGKILL"
+                not_killed.append(f"{reaper.describe(t.proc)} ({why})")
+            t.close()
+        self.targets.clear()
+        if self.refused is not None:
+            not_killed.insert(0, f"{PLUGIN_ITSELF} ({self.refused.strerror})")
+        return tuple(killed), tuple(not_killed)
+
+
+def _resolve(f: asyncio.Future[None]) -> None:
+    if not f.done():
+        f.set_result(None)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # a member we may not signal (set-uid): still a leftover
+        return True
+    return True
+
+
+def _schedule_sweep(loop: asyncio.AbstractEventLoop) -> None:
+    """Look for orphans that left the plugin's group SWEEP_INTERVAL after a run ends (one pending
+    sweep at a time, re-armed while orphans of running plugins remain)."""
+    global _sweep
+    if _sweep is not None and _sweep[0] is loop and not _sweep[1].cancelled():
+        return
+    _sweep = (loop, loop.call_later(SWEEP_INTERVAL, _sweep_now, loop))
+
+
+def _sweep_now(loop: asyncio.AbstractEventLoop) -> None:
+    global _sweep
+    _sweep = None
+    if reaper.sweep():
+        _schedule_sweep(loop)
 
 
 async def run_process(
@@ -151,9 +263,12 @@ async def run_process(
 ) -> ProcessOutcome:
     """Run argv (argv[0] a path) and collect its outcome; never raises for the child's sake.
 
-    On timeout: SIGTERM to the process group, SIGKILL to the group after `kill_grace`, then reap.
+    On timeout: SIGTERM to the process group and to what the run started outside it, SIGKILL to all
+    after `kill_grace`, then reap.
     """
     loop = asyncio.get_running_loop()
+    reaper.enable_subreaper()
+    run_id = f"{os.getpid()}.{next(_seq)}"
     out_r, out_w = os.pipe2(os.O_CLOEXEC)
     err_r, err_w = os.pipe2(os.O_CLOEXEC)
     os.set_blocking(out_r, False)
@@ -164,7 +279,7 @@ async def run_process(
         pid = os.posix_spawn(  # noqa: ASYNC221
             argv[0],
             list(argv),
-            env,
+            {**env, RUN_ENV: run_id},
             file_actions=[
                 (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
                 (os.POSIX_SPAWN_DUP2, out_w, 1),
@@ -183,16 +298,24 @@ async def run_process(
         os.close(out_w)
         os.close(err_w)
 
-    run = _Run(loop, pid, out_r, err_r, output_limit)
-    handle = loop.call_later(timeout, run.timeout, kill_grace)
+    reaper.RUNS[run_id] = pid
     try:
-        await run.done
-    except asyncio.CancelledError:
-        # Shutting down: kill the group; the loop callbacks still reap it and close the pipes.
-        _killpg(pid, signal.SIGKILL)
-        raise
+        run = _Run(loop, pid, run_id, out_r, err_r, output_limit)
+        handle = loop.call_later(timeout, run.timeout, kill_grace)
+        try:
+            await run.done
+        except asyncio.CancelledError:
+            # Shutting down: kill it all; the loop callbacks still reap the plugin and close the pipes.
+            run.kill_all(signal.SIGKILL)
+            reaper.watch(run.targets.values())
+            raise
+        finally:
+            handle.cancel()
+        killed, not_killed = await run.settle() if run.targets or run.refused else ((), ())
     finally:
-        handle.cancel()
+        del reaper.RUNS[run_id]
+    if reaper.is_subreaper():
+        _schedule_sweep(loop)
     code, sig = _decode_status(run.status if run.status is not None else -1)
     return ProcessOutcome(
         bytes(run.out),
@@ -203,7 +326,9 @@ async def run_process(
         run.timed_out,
         run.dropped,
         None,
-        run.leftovers_killed,
+        run.held or (run.leftovers and bool(killed or not_killed)),
+        killed,
+        not_killed,
     )
 
 

@@ -103,7 +103,8 @@ def email_transport(settings: mail.SmtpSettings, sender: str, to: tuple[str, ...
 
 class MqttTransport:
     """Publishes the notification JSON on <prefix><host>/notify/<contact> through the daemon's bus.
-    Delivered means queued in the bus's bounded buffer, which publishes it with QoS 1 when connected."""
+    Delivered means the broker acknowledged it (QoS 1 PUBACK), not merely queued: a kill -9 before
+    that leaves the outbox row pending, so nothing is lost."""
 
     def __init__(self, contact: str, bus: Callable[[], Any]) -> None:
         self.contact = contact
@@ -114,7 +115,8 @@ class MqttTransport:
         if bus is None:
             raise DeliveryError("mqtt notification, but the MQTT bus is not configured", retryable=False)
         body = shapes.body("json", msg, event, facts) | {"op_id": op_id}
-        bus.notify(self.contact, json.dumps(body).encode())
+        if not await bus.notify(self.contact, json.dumps(body).encode()):
+            raise DeliveryError("mqtt notification: the broker did not take it in time", retryable=True)
 
 
 class WebhookTransport:
