@@ -47,7 +47,7 @@ data_dir: state
 macros: {WARN: "5,4,3"}
 defaults: {retry_interval: 10s}
 checks:
-  a: {command: "check_load -w $WARN$ -c 10,8,6 -H $HOSTNAME$ --name $SERVICEDESC$ --cost $$5"}
+  a: {command: [check_load, -w, $WARN$, -c, "10,8,6", -H, $HOSTNAME$, --name, $SERVICEDESC$, --cost, $$5]}
   b:
     command: [/bin/true]
     interval: 2m
@@ -74,7 +74,7 @@ def test_every_error_is_reported_with_file_line_and_path(tmp_path: Path) -> None
         """checks:
   ok: {command: [/bin/true]}
   bad:
-    command: "check_dummy 0 $NOPE$"
+    command: [check_dummy, "0", $NOPE$]
     interval: -3
     retries: 2
   typo:
@@ -109,7 +109,7 @@ colour: blue
         ("checks:\n  a: {}\n  a: {}\n", "duplicate key 'a'"),
         ("checks:\n  a: {command: []}\n", "checks.a.command: is empty"),
         ("checks:\n  a: {interval: 5}\n", "checks.a.command: is required"),
-        ('checks:\n  a: {command: "x \'unclosed"}\n', "checks.a.command: cannot split"),
+        ('checks:\n  a: {command: "x \'unclosed"}\n', "checks.a.command: must be an argv list, not a string"),
         ("checks:\n  'bad name!': {command: [/bin/true]}\n", "check names use"),
         ("checks:\n  a: {command: [/bin/true], flap_low: 50, flap_high: 10}\n", "must not exceed flap_high"),
         ("checks:\n  a: {command: [/bin/true], interval: soon}\n", "expected a duration"),
@@ -123,7 +123,7 @@ colour: blue
         "duplicate-key",
         "empty-command",
         "missing-command",
-        "shlex",
+        "string-command",
         "check-name",
         "flap-order",
         "duration",

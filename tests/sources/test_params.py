@@ -57,7 +57,7 @@ def test_unknown_key_is_named(kind: str, ctx: BuildContext) -> None:
 
 
 BAD = [
-    ("cpu", {"warning": "80:70"}, "warning", "start 80 is greater than end 70"),
+    ("cpu", {"warning": "80:70"}, "warning", "start 80 lies above end 70"),
     ("cpu", {"critical": True}, "critical", "Nagios range"),
     ("load", {"warning": ["1", "2"]}, "warning", "list of three"),
     ("load", {"critical": ["1", "2", "x"]}, "critical[2]", "not a number"),

@@ -20,6 +20,7 @@ from watchd.cli import maintenance as cli_maintenance
 from watchd.cli import sla as cli_sla
 from watchd.cli.common import load_config, open_store
 from watchd.config import ConfigError
+from watchd.configkit import reader
 from watchd.core.model import State
 from watchd.core.timefmt import described
 from watchd.runtime.logs import configure as configure_logging
@@ -71,7 +72,9 @@ def _parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="run one plugin once and print the parsed result")
     check.add_argument("--json", action="store_true", help="print one JSON object")
-    check.add_argument("--timeout", type=float, default=60.0, help="seconds (default 60)")
+    check.add_argument(
+        "--timeout", type=_timeout_arg, default=60.0, help="seconds, or 30s, 5m (default 60; at most 366d)"
+    )
     check.add_argument("--plugin-dir", action="append", default=[], help="where to look for PLUGIN")
     check.add_argument("plugin", metavar="PLUGIN", help="plugin name or path")
     check.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS")
@@ -91,6 +94,14 @@ def _parser() -> argparse.ArgumentParser:
     cli_sla.add_parser(sub, with_config)
     cli_importer.add_parser(sub)
     return p
+
+
+def _timeout_arg(text: str) -> float:
+    """argparse `type=` for --timeout: a positive, finite duration as in the config, else a usage error."""
+    try:
+        return reader.duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def cmd_run(args: argparse.Namespace) -> int:

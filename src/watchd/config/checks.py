@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import yaml
+
 from watchd.config.model import CheckConfig
 from watchd.configkit import reader as r
 from watchd.core.errors import ParamError
@@ -130,17 +132,30 @@ def _with_source(cfg: CheckConfig, source: object) -> CheckConfig:
     return cfg
 
 
+def _list_form(command: str) -> str:
+    """The argv list a shell would have made of `command`, as YAML, for the error message."""
+    try:
+        argv = shlex.split(command)
+    except ValueError:
+        return "write it as a list such as [check_dummy, '0']"
+    return "write " + yaml.safe_dump(argv, default_flow_style=True, width=1_000_000).strip()
+
+
 def _read_command(
     rd: r.Reader, macros: Mapping[str, str], plugin_dirs: tuple[str, ...]
 ) -> tuple[str, ...] | None:
     raw = rd.raw("command")
     if raw is None:
-        rd.problem("command", "is required for a plugin check (an argv list, or a string split like a shell)")
+        rd.problem("command", "is required for a plugin check (an argv list such as [check_dummy, '0'])")
+        return None
+    if isinstance(raw, str):
+        suggestion = _list_form(raw)
+        rd.problem("command", f"must be an argv list, not a string: {suggestion} (watchd never runs a shell)")
         return None
     try:
-        argv = shlex.split(raw) if isinstance(raw, str) else list(r.string_list(raw))
+        argv = list(r.string_list(raw))
     except ValueError as exc:
-        rd.problem("command", f"cannot split: {exc}")
+        rd.problem("command", str(exc))
         return None
     if not argv:
         rd.problem("command", "is empty")

@@ -7,6 +7,7 @@ r.finish()   # any key not read is reported as unknown
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Collection
 from typing import Any, TypeVar
@@ -57,7 +58,7 @@ class Reader:
             return default  # type: ignore[no-any-return]
         try:
             return conv(self.data[key])
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, ArithmeticError) as exc:  # a converter's overflow is bad input too
             self.problem(key, str(exc))
             return default if default is not REQUIRED else _MISSING  # type: ignore[no-any-return]
 
@@ -94,8 +95,11 @@ class Reader:
 
 # -- converters: raise ValueError with a message that reads well after "key.path: " -------------------
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
+_DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m|h|d|w)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
+# Every duration and interval is bounded: a year (and a day) is longer than any sensible interval, timeout
+# or horizon, and far below what asyncio, datetime and SQLite can represent.
+MAX_DURATION = 366 * 86400.0
 
 
 def kind(value: Any) -> str:
@@ -109,19 +113,35 @@ def kind(value: Any) -> str:
     return type(value).__name__
 
 
+def shown(value: Any, limit: int = 40) -> str:
+    """A value for an error message: repr of text, digits of numbers, cut to `limit` characters."""
+    try:
+        text = str(value) if isinstance(value, int | float) and not isinstance(value, bool) else repr(value)
+    except ValueError:  # an int beyond Python's 4300-digit conversion limit
+        return "a number too long to show"
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def duration(value: Any) -> float:
-    """Seconds from a number or a string like "30s", "5m", "2h", "1d"."""
+    """Seconds from a number or a string like "30s", "5m", "2h", "1d": positive, finite, at most 366d."""
     if isinstance(value, bool):
         raise ValueError(f"expected a duration like 30s, 5m or 1h, not {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"must be a finite duration, not {value!r}")
     if isinstance(value, int | float):
-        seconds = float(value)
+        try:
+            seconds = float(value)
+        except OverflowError:  # an int with hundreds of digits
+            seconds = math.inf
     else:
         m = _DURATION.match(str(value))
         if not m:
-            raise ValueError(f"expected a duration like 30s, 5m or 1h, not {value!r}")
-        seconds = float(m.group(1)) * _UNITS[m.group(2)]
+            raise ValueError(f"expected a duration like 30s, 5m or 1h, not {shown(value)}")
+        seconds = float(m.group(1)) * _UNITS[m.group(2)]  # float() of digits gives inf, never raises
     if seconds <= 0:
-        raise ValueError(f"must be positive, not {value!r}")
+        raise ValueError(f"must be positive, not {shown(value)}")
+    if seconds > MAX_DURATION:
+        raise ValueError(f"must be at most 366d, not {shown(value)}")
     return seconds
 
 
@@ -132,9 +152,16 @@ def positive_int(value: Any) -> int:
 
 
 def number(value: Any) -> float:
+    """A finite number (YAML's .inf and .nan, and ints too large for a float, are not)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"expected a number, not {value!r}")
-    return float(value)
+        raise ValueError(f"expected a number, not {shown(value)}")
+    try:
+        out = float(value)
+    except OverflowError:
+        out = math.inf
+    if not math.isfinite(out):
+        raise ValueError(f"expected a finite number, not {shown(value)}")
+    return out
 
 
 def string(value: Any) -> str:

@@ -44,6 +44,19 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
+def _construct_int(loader: _Loader, node: yaml.ScalarNode) -> int:
+    # int() refuses more than 4300 digits with a ValueError that would escape as a traceback.
+    try:
+        return yaml.constructor.SafeConstructor.construct_yaml_int(loader, node)
+    except ValueError:
+        raise yaml.constructor.ConstructorError(
+            None, None, f"integer too long ({len(node.value)} characters)", node.start_mark
+        ) from None
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+
+
 def load_yaml(path: str) -> Any:
     """Parse one file; yaml.YAMLError carries the line of a syntax error."""
     with open(path, encoding="utf-8") as f:

@@ -15,13 +15,16 @@ from dataclasses import dataclass
 
 from watchd.core.model import State
 
-_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+_NUMBER = re.compile(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$")
 
 
 def _number(text: str, spec: str) -> float:
     if not _NUMBER.match(text):
         raise ValueError(f"invalid range {spec!r}: {text!r} is not a number")
-    return float(text)
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"invalid range {spec!r}: {text!r} overflows a float")
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,24 +36,26 @@ class Range:
 
     @classmethod
     def parse(cls, text: str | int | float) -> Range:
-        """Parse a range; ValueError with the reason if it is empty, inverted or not a range."""
+        """Parse a range; ValueError quoting the text and saying why if it is not one the guidelines define
+        (empty, a lone `:`, start above end, not a number)."""
         spec = str(text).strip()
-        body = spec
-        inside = body.startswith("@")
-        if inside:
-            body = body[1:]
+        inside = spec.startswith("@")
+        body = spec[1:] if inside else spec
         if not body:
             raise ValueError(f"invalid range {spec!r}: empty")
-        if ":" in body:
-            low, _, high = body.partition(":")
-            if ":" in high:
-                raise ValueError(f"invalid range {spec!r}: more than one ':'")
-            start = -math.inf if low == "~" else (_number(low, spec) if low else 0.0)
-            end = _number(high, spec) if high else math.inf
-        else:
-            start, end = 0.0, _number(body, spec)
+        low, colon, high = body.partition(":")
+        if not colon:
+            low, high = "", body  # "N" is "0:N"
+        elif ":" in high:
+            raise ValueError(f"invalid range {spec!r}: more than one ':'")
+        elif not low and not high:
+            hint = '"0:" alerts below 0, "~:" never alerts'
+            raise ValueError(f"invalid range {spec!r}: a lone ':' is not a range ({hint})")
+        start = -math.inf if low == "~" else (_number(low, spec) if low else 0.0)
+        end = _number(high, spec) if high else math.inf
         if start > end:
-            raise ValueError(f"invalid range {spec!r}: start {low} is greater than end {high or body}")
+            # As monitoring-plugins' parse_range_string: "-5" is 0:-5, so it is rejected too.
+            raise ValueError(f"invalid range {spec!r}: start {low or '0'} lies above end {high}")
         return cls(start, end, inside, spec)
 
     def alert(self, value: float) -> bool:
