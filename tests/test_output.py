@@ -42,13 +42,15 @@ def test_decode_is_lenient() -> None:
         (126, None, State.CRITICAL, "may not be executable"),
         (127, None, State.CRITICAL, "may be missing"),
         (255, None, State.CRITICAL, "return code of 255"),
-        (None, signal.SIGKILL, State.CRITICAL, "killed by signal 9 (SIGKILL)"),
-        (None, signal.SIGSEGV, State.CRITICAL, "SIGSEGV"),
+        (None, signal.SIGKILL, State.UNKNOWN, "killed by signal 9 (SIGKILL)"),
+        (None, signal.SIGSEGV, State.UNKNOWN, "SIGSEGV"),
+        (None, 99, State.UNKNOWN, "killed by signal 99 (unknown signal)"),
     ],
-    ids=["0", "1", "2", "3", "4", "126", "127", "255", "sigkill", "sigsegv"],
+    ids=["0", "1", "2", "3", "4", "126", "127", "255", "sigkill", "sigsegv", "unnamed-signal"],
 )
 def test_exit_verdicts(code: int | None, sig: int | None, state: State, reason: str | None) -> None:
-    """Exit codes 0..3 are the states; anything else is CRITICAL with a reason, as Nagios Core does."""
+    """Exit codes 0..3 are the states; any other code is CRITICAL and a signal UNKNOWN, with a reason,
+    as Nagios Core 4 does."""
     verdict = verdict_for_exit(code, sig)
     assert verdict.state is state
     if reason is None:

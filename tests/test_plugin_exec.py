@@ -77,10 +77,10 @@ async def test_real_monitoring_plugin() -> None:
 
 
 async def test_killed_by_signal(script) -> None:
-    """Death by a signal is CRITICAL and names the signal."""
+    """Death by a signal is UNKNOWN (Nagios 4's worker reports return code 3) and names the signal."""
     path = script("p", "#!/bin/sh\necho partial\nkill -SEGV $$\n")
     result = await run([path])
-    assert result.state is State.CRITICAL
+    assert result.state is State.UNKNOWN
     assert result.signal == 11
     assert result.exit_code is None
     assert "SIGSEGV" in result.reason

@@ -1,9 +1,13 @@
-"""Plugin output and exit status, interpreted as Nagios Core 4 does.
+"""Plugin output and exit status, interpreted as Nagios Core 4 does (base/checks.c parse_check_output and
+get_service_check_return_code, base/workers.c):
 
 SUMMARY | PERFDATA
 LONG OUTPUT LINE 1
 LONG OUTPUT LINE N | PERFDATA LINE 2
 PERFDATA LINE 3
+
+Only the first `|` of a line splits it; once a long-output line had one, every later line is perfdata.
+tests/test_nagios_compat.py holds the table, each row as Nagios 4.4 itself read it.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import signal as _signal
 from dataclasses import dataclass
 
 from watchd.core.model import PerfDatum, State
-from watchd.nagios.perfdata import parse_perfdata_counted
+from watchd.nagios.perfdata import read_perfdata
 
 NO_OUTPUT = "(No output returned from plugin)"
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -24,7 +28,8 @@ class ParsedOutput:
     summary: str
     long_output: str
     perfdata: tuple[PerfDatum, ...]
-    perfdata_errors: int
+    perfdata_errors: int  # malformed items: skipped, or kept without an unreadable field
+    perfdata_reason: str | None = None  # what was malformed, quoted, for the result's reason
 
 
 def decode(raw: bytes) -> str:
@@ -52,9 +57,10 @@ def parse_output(text: str) -> ParsedOutput:
             in_perf = True
         else:
             long_lines.append(line.rstrip())
-    items, errors = parse_perfdata_counted(" ".join(perf_parts))
+    reading = read_perfdata(" ".join(perf_parts))
     summary = summary.strip() or NO_OUTPUT
-    return ParsedOutput(summary, "\n".join(long_lines).strip("\n"), tuple(items), errors)
+    long_output = "\n".join(long_lines).strip("\n")
+    return ParsedOutput(summary, long_output, reading.items, reading.errors, reading.reason())
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,14 +70,15 @@ class ExitVerdict:
 
 
 def verdict_for_exit(exit_code: int | None, signal: int | None) -> ExitVerdict:
-    """The state for a plugin's exit status.
+    """The state for a plugin's exit status, as Nagios Core 4 gives it.
 
-    As Nagios Core: 0..3 are the states; any other exit code, and death by a signal, is CRITICAL
-    with a reason (126 = not executable, 127 = not found, as a shell reports them).
+    0..3 are the states; any other exit code is CRITICAL with a reason (126 = not executable, 127 = not
+    found, as a shell reports them). Death by a signal is UNKNOWN: Nagios' worker reports a return code of
+    3 when the plugin did not exit (base/workers.c: `WIFEXITED` false).
     """
     if signal is not None:
         name = _signal_name(signal)
-        return ExitVerdict(State.CRITICAL, f"plugin killed by signal {signal} ({name})")
+        return ExitVerdict(State.UNKNOWN, f"plugin killed by signal {signal} ({name})")
     assert exit_code is not None
     if 0 <= exit_code <= 3:
         return ExitVerdict(State(exit_code), None)

@@ -93,8 +93,8 @@ def interpret(
         reasons.append(f"output truncated at {output_limit} bytes ({outcome.stdout_dropped} bytes dropped)")
     if outcome.leftovers_killed:
         reasons.append(_leftover_kills(outcome))
-    if parsed.perfdata_errors:
-        reasons.append(f"{parsed.perfdata_errors} malformed perfdata item(s) skipped")
+    if parsed.perfdata_reason:
+        reasons.append(parsed.perfdata_reason)
     return CheckResult(
         check=check,
         state=state,
