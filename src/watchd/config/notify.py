@@ -102,7 +102,7 @@ def read_notify(rd: r.Reader, contacts: tuple[str, ...], config_dir: str) -> Not
             continue
         chain = []
         for i, item in enumerate(levels):
-            lv = r.Reader(item, f"{esc_rd.key_path(prio)}[{i}]", rd.problems, rd.file)
+            lv = r.Reader(item, f"{esc_rd.key_path(prio)}[{i}]", rd.problems, rd.file, esc_rd.line(prio))
             chain.append(Level(lv.get("after", _duration0, 0.0), lv.get("contacts", pick, ())))
             lv.finish()
         escalation[prio] = tuple(chain)

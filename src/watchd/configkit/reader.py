@@ -22,15 +22,19 @@ REQUIRED: Any = object()
 
 
 class Reader:
-    def __init__(self, data: Any, path: str, problems: list[Problem], file: str = "?") -> None:
+    def __init__(
+        self, data: Any, path: str, problems: list[Problem], file: str = "?", line: int | None = None
+    ) -> None:
+        """`line`: where the value was written, for values that do not know it (lists, scalars)."""
         self.path = path
         self.problems = problems
         self.file = getattr(data, "file", file)
         self.ok = isinstance(data, dict)
         self.data: dict[str, Any] = data if isinstance(data, dict) else {}
+        self._line: int | None = getattr(data, "line", None) or line
         self._read: set[str] = set()
         if not self.ok and data is not None:
-            self.problem(None, f"must be a mapping, not {kind(data)}", getattr(data, "line", None))
+            self.problem(None, f"must be a mapping, not {kind(data)}")
 
     def key_path(self, key: str | None) -> str:
         if key is None:
@@ -38,9 +42,10 @@ class Reader:
         return f"{self.path}.{key}" if self.path else key
 
     def line(self, key: str | None) -> int | None:
-        if key is not None and isinstance(self.data, LineDict):
-            return self.data.lines.get(key)
-        return getattr(self.data, "line", None)
+        """The line of `key`; for a key that is missing (required), the line of its mapping."""
+        if key is not None and isinstance(self.data, LineDict) and key in self.data.lines:
+            return self.data.lines[key]
+        return self._line
 
     def problem(self, key: str | None, message: str, line: int | None = None) -> None:
         self.problems.append(Problem(self.file, self.key_path(key), message, line or self.line(key)))
@@ -68,7 +73,7 @@ class Reader:
 
     def child(self, key: str) -> Reader:
         self._read.add(key)
-        return Reader(self.data.get(key), self.key_path(key), self.problems, self.file)
+        return Reader(self.data.get(key), self.key_path(key), self.problems, self.file, self.line(key))
 
     def names(self, allowed: Collection[str] | None = None, message: str | None = None) -> list[str]:
         """The keys of a mapping whose keys are names (checks, contacts, priorities), all marked read.
@@ -214,7 +219,7 @@ def timezone(value: Any) -> str:
     try:
         ZoneInfo(str(value))
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {value!r}") from None
+        raise ValueError(f"unknown time zone {shown(value)}") from None
     return str(value)
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from watchd.core.model import PerfDatum
@@ -57,8 +58,7 @@ def read_perfdata(text: str) -> PerfdataReading:
     items: list[PerfDatum] = []
     skipped: list[str] = []
     trimmed: list[str] = []
-    for token in _tokens(text):
-        datum, complete = _parse_item(token)
+    for token, datum, complete in _items(text):
         if datum is None:
             skipped.append(token)
             continue
@@ -79,24 +79,34 @@ def parse_perfdata_counted(text: str) -> tuple[list[PerfDatum], int]:
     return list(reading.items), reading.errors
 
 
-def _tokens(text: str) -> list[str]:
-    """Split at whitespace; a token that opens with a quote runs to its closing `'=` (`''` is a quote
-    inside). A quote that never closes so is not special: that token ends at the next whitespace."""
-    tokens: list[str] = []
+def _items(text: str) -> Iterator[tuple[str, PerfDatum | None, bool]]:
+    """Each token, parsed. Tokens end at whitespace, except inside a quoted label (`'...'=`, with `''` for
+    a quote). A quoted label that runs over whitespace must make a whole, valid item; if it does not, its
+    quote was a stray one (`'oops a=1`): that token ends at the next whitespace and cannot swallow the
+    items after it."""
     i, n = 0, len(text)
     while i < n:
         if text[i] in _SPACE:
             i += 1
             continue
         start = i
-        if text[i] == "'":
-            end = _label_end(text, i)
-            if end >= 0:
-                i = end + 1
-        while i < n and text[i] not in _SPACE:
-            i += 1
-        tokens.append(text[start:i])
-    return tokens
+        end = _label_end(text, i) if text[i] == "'" else -1
+        if end >= 0:
+            i = _word_end(text, end + 1)
+            token = text[start:i]
+            datum, complete = _parse_item(token)
+            if (datum is not None and complete) or not any(c in _SPACE for c in text[start:end]):
+                yield token, datum, complete
+                continue
+        i = _word_end(text, start)
+        token = text[start:i]
+        yield (token, *_parse_item(token))
+
+
+def _word_end(text: str, i: int) -> int:
+    while i < len(text) and text[i] not in _SPACE:
+        i += 1
+    return i
 
 
 def _label_end(text: str, start: int) -> int:

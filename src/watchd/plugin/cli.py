@@ -30,6 +30,7 @@ from watchd.nagios.range import Range
 from watchd.plugin.lib.units import parse_size
 
 DEFAULT_TIMEOUT = 30
+MAX_TIMEOUT = 366 * 86400  # alarm() takes an unsigned int; a year is beyond any sensible plugin run
 
 
 class PluginTimeout(Exception):
@@ -49,7 +50,7 @@ class PluginArgumentParser(argparse.ArgumentParser):
         self.add_argument(
             "-t",
             "--timeout",
-            type=int,
+            type=timeout_arg,
             default=timeout,
             metavar="SECONDS",
             help=f"give up with UNKNOWN after this many seconds (default {timeout}, 0 = never)",
@@ -67,6 +68,17 @@ class PluginArgumentParser(argparse.ArgumentParser):
             sys.stdout.write(message)
             sys.stdout.flush()
         raise SystemExit(0 if status == 0 else int(State.UNKNOWN))
+
+
+def timeout_arg(text: str) -> int:
+    """argparse `type=` for -t: whole seconds from 0 (never) to a year."""
+    try:
+        seconds = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected whole seconds, not {text[:40]!r}") from None
+    if not 0 <= seconds <= MAX_TIMEOUT:
+        raise argparse.ArgumentTypeError(f"expected 0 to {MAX_TIMEOUT} seconds, not {text[:40]}")
+    return seconds
 
 
 def range_arg(text: str) -> Range:

@@ -111,7 +111,7 @@ class Expectation:
         elif ":" in rest:
             host, _, port_text = rest.rpartition(":")
             address = _address(host, spec)
-        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        if not (port_text.isascii() and port_text.isdigit()) or not 0 < int(port_text) < 65536:
             raise ValueError(f"invalid listener {spec!r}: port must be 1..65535")
         if address is not None:
             if family is not None and family != address.version:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGTP]?)(?:i?B)?\s*$", re.IGNORECASE)
+_SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([KMGTP]?)(?:i?B)?\s*$", re.IGNORECASE)
+_MAX_SIZE = 1024**6  # an exbibyte: more than any disk, file or log read
 _POWERS = {"": 0, "K": 1, "M": 2, "G": 3, "T": 4, "P": 5}
 
 
@@ -12,8 +13,11 @@ def parse_size(text: str) -> int:
     """`"1M"` -> 1048576. Suffixes K, M, G, T, P (optionally `B`/`iB`) are powers of 1024, as in `du -h`."""
     m = _SIZE.match(text)
     if not m:
-        raise ValueError(f"invalid size {text!r} (expected e.g. 512, 10K, 1M, 2G)")
-    return int(float(m.group(1)) * 1024 ** _POWERS[m.group(2).upper()])
+        raise ValueError(f"invalid size {text[:40]!r} (expected e.g. 512, 10K, 1M, 2G)")
+    size = float(m.group(1)) * 1024 ** _POWERS[m.group(2).upper()]  # float() of digits is inf at worst
+    if size > _MAX_SIZE:
+        raise ValueError(f"size {text[:40]!r} is too large (at most 1024P)")
+    return int(size)
 
 
 def format_size(n: float) -> str:
