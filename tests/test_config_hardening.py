@@ -21,6 +21,7 @@ from watchd.daemon import Daemon
 
 GOOD = "data_dir: {data}\napi: {{enabled: false}}\nchecks:\n  ok: {{command: [/bin/true], interval: 1h}}\n"
 # `warning: "-5"`: start 0 (implied) lies above end -5, as monitoring-plugins rejects it too.
+TRUE = "    command: [/bin/true]"
 NEGATIVE_RANGE = "checks:\n  cpu:\n    type: cpu\n    warning: \"-5\"\n"
 
 
@@ -104,8 +105,14 @@ async def test_sighup_reload_of_a_negative_range_is_rejected(tmp_path: Path) -> 
         ("    command: [/bin/true]\n    interval: .inf", "checks.a.interval: must be a finite duration"),
         ("    command: [/bin/true]\n    retry_interval: 1.0e+400", "must be a finite duration"),
         ("    command: [/bin/true]\n    timeout: 367d", "checks.a.timeout: must be at most 366d, not '367d'"),
+        (f"{TRUE}\n    flap_low: {'9' * 400}", "checks.a.flap_low: expected a finite number"),
+        (f"{TRUE}\n    interval: {'9' * 5000}", ":4: <top>: invalid YAML: integer too long"),
+        ("    interval: 5m", ":3: checks.a.command: is required"),  # the line of the check
     ],
-    ids=["string-command", "huge-int", "400-digit-int", "huge-days", "nan", "inf", "float-overflow", "367d"],
+    ids=[
+        "string-command", "huge-int", "400-digit-int", "huge-days", "nan", "inf", "float-overflow", "367d",
+        "int-overflowing-a-float", "int-beyond-4300-digits", "missing-key-line",
+    ],
 )
 def test_hostile_scalars_are_config_errors(tmp_path: Path, line: str, expected: str) -> None:
     """Each hostile value is one problem that names the file, the line and the key path."""
@@ -114,6 +121,12 @@ def test_hostile_scalars_are_config_errors(tmp_path: Path, line: str, expected: 
     assert len(found) == 1, found
     assert found[0].startswith(f"{path}:"), found
     assert expected in found[0], found
+
+
+def test_list_where_a_section_belongs_names_its_line(tmp_path: Path) -> None:
+    """A list given for a section (a mapping) is reported at the line of its key (found by fuzzing)."""
+    path = write(tmp_path / "watchd.yaml", "log: {level: info}\nincidents:\n  urgency_shift: [1]\n")
+    assert problems(path) == [f"{path}:3: incidents.urgency_shift: must be a mapping, not a list"]
 
 
 def test_string_command_points_at_its_line(tmp_path: Path) -> None:

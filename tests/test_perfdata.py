@@ -82,6 +82,8 @@ MALFORMED = [
     ("quote-not-followed-by-equals", "'a b'c=1 d=2", ["d"], ["'a", "b'c=1"], []),
     ("quote-closing-far-away", "'a=1 b=2 'c'=3", ["b", "c"], ["'a=1"], []),
     ("quote-inside-label", "it's=1 b=2", ["b"], ["it's=1"], []),
+    ("stray-quote-before-equals-label", "'g '=x'=1 b=2", ["=x", "b"], ["'g"], []),
+    ("stray-quote-before-bad-field", "'g '=5;'=1", ["=5;"], ["'g"], []),
     ("empty-quoted-label", "''=1 b=2", ["b"], ["''=1"], []),
     ("pipe-token", "b=1 | c=2", ["b", "c"], ["|"], []),
     ("odd-label-bytes", "\x00\xff=1 ok=1", ["\x00\xff", "ok"], [], []),
