@@ -20,11 +20,18 @@ from typing import NoReturn, TextIO
 
 from watchd.core.model import PerfDatum, State
 from watchd.nagios.output import parse_output
-from watchd.nagios.perfdata import format_perfdatum, parse_perfdata, parse_perfdata_counted
+from watchd.nagios.perfdata import (
+    PerfdataReading,
+    format_perfdatum,
+    parse_perfdata,
+    parse_perfdata_counted,
+    read_perfdata,
+)
 from watchd.nagios.range import Range, Thresholds
 
 __all__ = [
     "PerfDatum",
+    "PerfdataReading",
     "Plugin",
     "Range",
     "State",
@@ -33,6 +40,7 @@ __all__ = [
     "parse_output",
     "parse_perfdata",
     "parse_perfdata_counted",
+    "read_perfdata",
     "worst",
 ]
 
