@@ -1,6 +1,11 @@
 """Perfdata read as Icinga 2 reads it (Nagios Core 4 passes it on unparsed): quoted labels, any unit of
 letters, `%`, `/` or `°`, signed numbers with exponents, and malformed items that never cost their
-neighbours."""
+neighbours. Where Icinga 2 is installed, the well-formed rows are checked against its own parser."""
+
+import json
+import os
+import subprocess
+from typing import Any
 
 import pytest
 
@@ -160,3 +165,38 @@ def test_non_finite_value_is_written_as_unknown() -> None:
     """A plugin's inf or nan value is written `U` (unknown), which every reader accepts; such a min or max
     is left out."""
     assert format_perfdatum(P("a", float("inf"), "s", None, None, float("nan"), 5.0)) == "a=U;;;;5"
+
+
+ICINGA2 = "/usr/sbin/icinga2"
+
+
+def icinga2_parse(items: list[str]) -> list[dict[str, Any] | None]:
+    """Icinga 2's own parse_performance_data on each item (None where it throws), via `icinga2 console`."""
+    literal = json.dumps(items, ensure_ascii=False)
+    script = (
+        f"var out = []; for (s in {literal}) {{ try {{ out.add(parse_performance_data(s)) }} "
+        "except { out.add(null) } }; out"
+    )
+    proc = subprocess.run(
+        [ICINGA2, "console", "--eval", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    return json.loads(proc.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+@pytest.mark.skipif(not os.path.exists(ICINGA2), reason="icinga2 is not installed")
+def test_icinga2_reads_what_watchd_reads() -> None:
+    """Every well-formed row's items (but `U`, which Icinga 2 rejects) are read by Icinga 2 2.13 too, with
+    the same label, and where Icinga keeps the unit's scale (unknown units, %, counters) the same value and
+    plain-number thresholds."""
+    items = [p for _, _, expected in WELL_FORMED for p in expected if p.value is not None]
+    got = icinga2_parse([format_perfdatum(p) for p in items])
+    for p, ic in zip(items, got, strict=True):
+        assert ic is not None, format_perfdatum(p)
+        if "'" not in p.label:  # Icinga 2 does not undo '' inside quotes
+            assert ic["label"] == p.label
+        if ic["unit"] in ("", "percent"):
+            assert ic["value"] == pytest.approx(p.value), format_perfdatum(p)
+            for ours, theirs in ((p.warn, ic["warn"]), (p.crit, ic["crit"])):
+                if ours is not None and ":" not in ours and "@" not in ours:
+                    assert theirs == pytest.approx(float(ours))
+    assert icinga2_parse(["x=U"]) == [None]  # the documented difference
