@@ -74,7 +74,7 @@ def test_munin_range_empty_and_bad() -> None:
     assert munin_range(":") is None
     with pytest.raises(ValueError, match="not a number"):
         munin_range("ten")
-    with pytest.raises(ValueError, match="greater than end"):
+    with pytest.raises(ValueError, match="lies above end"):
         munin_range("10:5")
 
 
