@@ -7,10 +7,10 @@ it imports none of them."""
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import functools
 import hmac
 import json
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -18,11 +18,12 @@ import structlog
 from aiohttp import web
 
 from watchd.config.api import ApiConfig, TokenError
-from watchd.configkit import reader as r
+from watchd.control import actions
+from watchd.core import timespec
 from watchd.core.clock import Clock
 from watchd.core.model import CheckStatus
+from watchd.reports import availability as av
 from watchd.reports.availability import WindowSource, recurring_windows
-from watchd.reports.availability import iso as iso  # re-exported for the route modules
 
 
 class Api:
@@ -81,6 +82,12 @@ def error_response(
     status: int, message: str, headers: dict[str, str] | None = None, **extra: Any
 ) -> web.Response:
     return json_response({"error": message, **extra}, status, headers)
+
+
+def iso(t: float | None) -> str | None:
+    """UTC ISO 8601 for an answer; a stored time beyond year 9999 (written by an older version,
+    which did not bound times) shows as 9999-12-31T23:59:59Z rather than failing the request."""
+    return av.iso(timespec.renderable(t))
 
 
 def api_of(request: web.Request) -> Api:
@@ -223,6 +230,9 @@ class Fields:
         if not isinstance(v, str):
             self.problems.append(f"{key}: expected a string")
             return default
+        if not _encodable(v):
+            self.problems.append(f"{key}: not valid Unicode text (a lone surrogate)")
+            return default
         if required and not v.strip():
             self.problems.append(f"{key}: must not be empty")
         return v
@@ -249,7 +259,7 @@ class Fields:
         if v is None:
             return None
         try:
-            return r.duration(v)
+            return timespec.span(v)
         except ValueError as exc:
             self.problems.append(f"{key}: {exc}")
             return None
@@ -260,20 +270,34 @@ class Fields:
 
 
 def parse_time(value: Any) -> float:
-    """Epoch seconds, or ISO 8601 (a time without a zone is UTC)."""
-    if isinstance(value, bool):
-        raise ValueError("expected a time (ISO 8601 or epoch seconds)")
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            t = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError:
-            raise ValueError(f"expected a time like 2026-11-23T22:00:00Z, not {value!r}") from None
-        if t.tzinfo is None:
-            t = t.replace(tzinfo=dt.UTC)
-        return t.timestamp()
-    raise ValueError("expected a time (ISO 8601 or epoch seconds)")
+    """Epoch seconds, or ISO 8601 (a time without a zone is UTC), within timespec's range."""
+    return timespec.instant(value, naive_utc=True)
+
+
+def _encodable(text: str) -> bool:
+    """JSON may carry lone surrogates (\\ud800); they can be neither stored nor answered."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+_ID = re.compile(r"-?[0-9]+")
+
+
+def path_id(request: web.Request, what: str) -> int:
+    """The `{id}` of the path: 400 if it is no integer, 404 if no row can have it (beyond SQLite's
+    64-bit integers, or below 1)."""
+    raw = request.match_info["id"]
+    if not _ID.fullmatch(raw):
+        shown = raw if len(raw) <= 40 else raw[:40] + "..."
+        raise ApiError(400, f"{what} id must be a number, not {shown!r}")
+    n = int(raw) if len(raw) <= 30 else 0  # longer: far beyond any row id (and int() may refuse it)
+    if not actions.valid_id(n):
+        shown = raw if len(raw) <= 40 else raw[:40] + "..."
+        raise ApiError(404, f"no {what} #{shown}")
+    return n
 
 
 def query_choice(request: web.Request, key: str, choices: tuple[str, ...]) -> str | None:

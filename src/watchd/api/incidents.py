@@ -21,6 +21,7 @@ from watchd.api.app import (
     iso,
     json_response,
     operation,
+    path_id,
     query_choice,
     query_int,
     writes,
@@ -115,11 +116,7 @@ async def list_incidents(request: web.Request) -> web.Response:
 
 
 def incident_id(request: web.Request) -> int:
-    raw = request.match_info["id"]
-    try:
-        return int(raw)
-    except ValueError:
-        raise ApiError(400, f"incident id must be a number, not {raw!r}") from None
+    return path_id(request, "incident")
 
 
 @routes.get("/api/v1/incidents/{id}")
