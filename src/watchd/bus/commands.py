@@ -186,6 +186,10 @@ def verify(
         return Refused(Refusal.UNSIGNED)
     if not isinstance(body, str):
         return Refused(Refusal.MALFORMED, "body must be a string (the signed JSON text)")
+    try:
+        body.encode()
+    except UnicodeEncodeError:  # a \udc80 escape in the message: no bytes were signed
+        return Refused(Refusal.MALFORMED, "body is not valid Unicode text")
     if not sig.isascii() or not hmac.compare_digest(signature(secret, body), sig.strip().lower()):
         return Refused(Refusal.BAD_SIGNATURE)  # compare_digest refuses non-ASCII text with TypeError
     try:
