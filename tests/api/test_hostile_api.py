@@ -8,7 +8,10 @@ import time
 import pytest
 from apihelpers import Env
 
-READS = ("/api/v1/maintenance", "/api/v1/incidents", "/api/v1/checks", "/api/v1/services", "/status")
+READS = (
+    "/api/v1/maintenance", "/api/v1/incidents", "/api/v1/checks", "/api/v1/services", "/api/v1/services/shop",
+    "/status",
+)  # fmt: skip
 
 
 async def assert_reads_render(env: Env) -> None:
@@ -126,3 +129,29 @@ async def test_rows_stored_by_an_older_version_still_render(
     [row] = (await env.client.get("/api/v1/maintenance"))[table]
     assert row["ends_at"] == "9999-12-31T00:00:00Z"
     assert row["active"] is True
+
+
+@pytest.mark.parametrize(
+    ("query", "problem"),
+    [
+        pytest.param("/api/v1/sla/report?month=9999-12", "month: expected a month between", id="month-9999"),
+        pytest.param("/api/v1/sla/report?month=", "month: expected a month like 2026-11", id="month-empty"),
+        pytest.param("/api/v1/checks?problems=", "problems: expected one of true, false", id="empty-choice"),
+        pytest.param("/api/v1/checks/web?history=", "history: expected an integer", id="empty-int"),
+        pytest.param("/api/v1/checks/web?history=%D9%A5", "history: expected an integer", id="arabic-digit"),
+        pytest.param("/api/v1/incidents?limit=1&limit=2", "limit: given 2 times", id="repeated"),
+        pytest.param("/api/v1/incidents?state=crıtıcal", "state: expected a comma-separated", id="dotless-i"),
+    ],
+)  # fmt: skip
+async def test_query_parameters_are_exactly_as_documented(env: Env, query: str, problem: str) -> None:
+    """What the fuzzer found in query strings: each is a 400 naming the parameter (month 9999 was a 500)."""
+    status, data = await env.client.call("GET", query, token=None)
+    assert (status, problem in data.get("error", "")) == (400, True), data
+
+
+async def test_query_lists_take_any_case_and_spaces(env: Env) -> None:
+    """`state=critical, warning` is still the list CRITICAL, WARNING (as documented by its pattern)."""
+    env.host.set("web", 2)
+    await env.daemon.run_check("web")
+    data = await env.client.get("/api/v1/checks?state=critical,%20warning,,")
+    assert [c["name"] for c in data["checks"]] == ["web"]

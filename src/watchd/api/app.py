@@ -17,6 +17,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+from watchd.api import schemas
 from watchd.config.api import ApiConfig, TokenError
 from watchd.control import actions
 from watchd.core import timespec
@@ -211,9 +212,6 @@ async def body(request: web.Request) -> dict[str, Any]:
     return data
 
 
-MAX_TEXT = 2000
-
-
 class Fields:
     """Typed access to a request body (or query) that collects problems like the config Reader."""
 
@@ -300,32 +298,57 @@ def path_id(request: web.Request, what: str) -> int:
     return n
 
 
+def query_value(request: web.Request, key: str) -> str | None:
+    """The one value of a query parameter (None: not given)."""
+    values = request.query.getall(key, [])
+    if len(values) > 1:
+        raise ApiError(400, f"{key}: given {len(values)} times; give it once")
+    return values[0] if values else None
+
+
 def query_choice(request: web.Request, key: str, choices: tuple[str, ...]) -> str | None:
-    v = request.query.get(key)
-    if v is None or v == "":
+    v = query_value(request, key)
+    if v is None:
         return None
     if v not in choices:
-        raise ApiError(400, f"{key}: expected one of {', '.join(choices)}, not {v!r}")
+        raise ApiError(400, f"{key}: expected one of {', '.join(choices)}, not {_shown(v)}")
     return v
 
 
+_INT = re.compile(r"-?[0-9]{1,18}")  # ASCII digits only: int() also takes " 5", "5_0", Arabic-Indic digits
+
+
 def query_int(request: web.Request, key: str, default: int, lo: int, hi: int) -> int:
-    v = request.query.get(key)
-    if v is None or v == "":
+    v = query_value(request, key)
+    if v is None:
         return default
-    try:
-        n = int(v)
-    except ValueError:
-        raise ApiError(400, f"{key}: expected an integer, not {v!r}") from None
+    if not _INT.fullmatch(v):
+        raise ApiError(400, f"{key}: expected an integer, not {_shown(v)}")
+    n = int(v)
     if not lo <= n <= hi:
         raise ApiError(400, f"{key}: must be between {lo} and {hi}")
     return n
 
 
+def query_list(request: web.Request, key: str, words: tuple[str, ...]) -> list[str]:
+    """A comma-separated list of `words` (any case), as schemas.csv_pattern documents it; [] if not given."""
+    v = query_value(request, key)
+    if v is None:
+        return []
+    if not re.fullmatch(schemas.csv_pattern(words), v):
+        raise ApiError(400, f"{key}: expected a comma-separated list of {', '.join(words)}, not {_shown(v)}")
+    return [w.strip(" ").upper() for w in v.split(",") if w.strip(" ")]
+
+
+def _shown(text: str) -> str:
+    return repr(text if len(text) <= 60 else text[:60] + "...")
+
+
 def actor(f: Fields) -> tuple[str, str]:
-    """Who acts (`by`, default "api") and why (`comment`), bounded in length."""
-    by = (f.text("by", "api") or "api").strip() or "api"
+    """Who acts (`by`, default "api") and why (`comment`), bounded in length as documented."""
+    raw_by = f.text("by", "api") or "api"
     comment = f.text("comment", "") or ""
-    if len(by) > 200 or len(comment) > MAX_TEXT:
-        f.problems.append(f"by/comment: too long (at most 200 / {MAX_TEXT} characters)")
-    return by, comment
+    if len(raw_by) > schemas.MAX_BY or len(comment) > schemas.MAX_COMMENT:
+        limits = f"{schemas.MAX_BY} / {schemas.MAX_COMMENT}"
+        f.problems.append(f"by/comment: too long (at most {limits} characters)")
+    return raw_by.strip() or "api", comment

@@ -1,11 +1,12 @@
 """Times and spans as people and programs give them (API bodies, CLI arguments, MQTT commands): one
 grammar and one sane range, so the three cannot drift. Pure.
 
-- An instant is epoch seconds (a JSON number) or ISO 8601 text; the result is UTC epoch seconds.
-  Text without a zone is UTC where a caller allows that (the API), refused where a person may mean
-  local time (the CLI, MQTT). Instants lie within [2000-01-01, 2100-01-01) UTC.
-- A span is seconds (a number) or text like "30s", "5m", "2h", "1d" (also ms and w), within
-  (0, 366 days].
+- An instant is epoch seconds (a JSON number) or ISO 8601 text of the form ISO_PATTERN
+  (2026-11-23T22:00Z, 2026-11-23T22:00:00.5+01:00); the result is UTC epoch seconds. Text without a
+  zone is UTC where a caller allows that (the API), refused where a person may mean local time (the
+  CLI, MQTT). Instants lie within [2000-01-01, 2100-01-01) UTC.
+- A span is seconds (a number) or text of the form SPAN_PATTERN like "30s", "5m", "2h", "1d" (also
+  ms and w), within (0, 366 days].
 - Anything else raises ValueError with a message that says what was expected; no other exception
   escapes, whatever the input (NaN, infinities, 400-digit integers, bytes, nested objects).
 
@@ -29,7 +30,14 @@ RANGE = "between 2000-01-01 and 2100-01-01 (UTC)"
 EXAMPLE_TIME = "2026-11-23T22:00:00Z"
 EXAMPLE_SPAN = "30s, 5m or 1h"
 
-_SPAN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$", re.ASCII)
+# The grammars, written so that Python's re and JSON Schema's (ECMA 262) read them alike: the API's
+# OpenAPI document publishes these very patterns (watchd.api.schemas).
+ISO_PATTERN = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:[0-9]{2})?$"
+)
+SPAN_PATTERN = r"^ *([0-9]+(\.[0-9]+)?) *(ms|s|m|h|d|w)? *$"
+_ISO = re.compile(ISO_PATTERN)  # used with fullmatch: Python's $ also matches before a final newline
+_SPAN = re.compile(SPAN_PATTERN)
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0, None: 1.0}
 _MAX_TEXT = 100  # longer text is no time or span of ours; not worth parsing
 
@@ -46,9 +54,9 @@ def instant(value: Any, *, naive_utc: bool = True) -> float:
 def _iso(text: str, naive_utc: bool) -> float:
     shown = text if len(text) <= _MAX_TEXT else text[:_MAX_TEXT] + "..."
     try:
-        if len(text) > _MAX_TEXT:
+        if not _ISO.fullmatch(text):  # fromisoformat alone also takes week dates, dates without a time...
             raise ValueError
-        t = dt.datetime.fromisoformat(text.strip())  # 3.11 reads Z and most ISO 8601 forms
+        t = dt.datetime.fromisoformat(text)  # ...and checks the fields (no month 13, no Feb 30)
     except ValueError:
         raise ValueError(f"expected a time like {EXAMPLE_TIME}, not {shown!r}") from None
     if t.tzinfo is None:
@@ -72,11 +80,11 @@ def span(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise ValueError(f"expected a duration like {EXAMPLE_SPAN}, not {_kind(value)}")
     if isinstance(value, str):
-        m = _SPAN.match(value) if len(value) <= _MAX_TEXT else None
+        m = _SPAN.fullmatch(value) if len(value) <= _MAX_TEXT else None
         if not m:
             shown = value if len(value) <= _MAX_TEXT else value[:_MAX_TEXT] + "..."
             raise ValueError(f"expected a duration like {EXAMPLE_SPAN}, not {shown!r}")
-        return check_span(float(m.group(1)) * _UNITS[m.group(2)])
+        return check_span(float(m.group(1)) * _UNITS[m.group(3)])
     return check_span(value)
 
 
