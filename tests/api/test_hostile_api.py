@@ -51,6 +51,13 @@ def rows(env: Env) -> int:
                      "ends_at: must be between 2000-01-01 and 2100-01-01", id="downtime-huge-int"),
         pytest.param("/api/v1/downtimes", b'{"duration": "-5m"}',
                      "duration: expected a duration like 30s, 5m or 1h", id="downtime-negative"),
+        pytest.param("/api/v1/downtimes", b'{"duration": "2026-11-23"}',
+                     "duration: expected a duration like 30s, 5m or 1h", id="downtime-date-as-span"),
+        pytest.param("/api/v1/downtimes", b'{"duration": 60, "starts_at": "2026-W48-1"}',
+                     "starts_at: expected a time like", id="week-date"),
+        pytest.param("/api/v1/silences", b'{"check": "web", "duration": 60, "comment": "\\ud800"}',
+                     "comment: not valid Unicode text", id="lone-surrogate"),
+        pytest.param("/api/v1/silences", b"[" * 60000, "request body is not valid JSON", id="deep-nesting"),
     ],
 )  # fmt: skip
 async def test_absurd_times_are_refused_and_not_stored(env: Env, path: str, raw: bytes, problem: str) -> None:

@@ -205,6 +205,8 @@ async def body(request: web.Request) -> dict[str, Any]:
         return {}
     try:
         data = json.loads(raw)
+    except RecursionError:  # a body of many `[`: json.loads gives up with this, not a ValueError
+        raise ApiError(400, "request body is not valid JSON: nested too deeply") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(400, f"request body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
