@@ -2,7 +2,8 @@
 watchd.cli never ends in a traceback. Parsing alone answers with a namespace or argparse's exit
 (0 for --help, 2 with a message); running the commands that read or write the store exits 0, 1 or 2
 with a message (`status` exits with the worst state, 0 to 3, by design). `run` and `check` are only
-parsed: one starts the daemon, the other executes whatever program it is named."""
+parsed: one starts the daemon, the other executes whatever program it is named. Also the command
+signer, `python -m watchd.bus.commands`."""
 
 from __future__ import annotations
 
@@ -205,3 +206,41 @@ def test_commands_exit_with_a_code_and_a_message(args: list[str], cfg: Path) -> 
     assert code in allowed, (code, err)
     if code not in (0, None) and args[0] != "status":
         assert err.strip(), f"exit {code} without a message"
+
+
+@pytest.fixture(scope="module")
+def secret(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("secret") / "command-secret"
+    path.write_text("0123456789abcdef-shared\n")
+    return path
+
+
+KEYS = st.sampled_from(["incident", "check", "for", "until", "comment", "by", "x"])
+PAIR = st.tuples(KEYS, st.one_of(VALUES, st.integers().map(str))).map("=".join)
+
+
+@bounded(200)
+@given(
+    host=VALUES,
+    verb=st.one_of(st.sampled_from(["run", "ack", "silence"]), VALUES),
+    pairs=st.lists(PAIR, max_size=4),
+    secret_given=st.booleans(),
+)
+@example(host="web-1", verb="ack", pairs=["incident=²"], secret_given=True)
+@example(host="web-1", verb="ack", pairs=["incident=" + "9" * 5000], secret_given=True)
+def test_command_signer_cli(host: str, verb: str, pairs: list[str], secret_given: bool, secret: Path) -> None:
+    """`python -m watchd.bus.commands` signs a command or refuses its arguments (exit 2, a message)."""
+    from watchd.bus import commands
+
+    path = str(secret) if secret_given else str(secret) + ".missing"
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code: int | str | None = commands.main(["--secret-file", path, "--", host, verb, *pairs])
+        except SystemExit as exc:
+            code = exc.code
+    assert code in (0, 2), (code, err.getvalue())
+    if code == 0:
+        assert out.getvalue().startswith('{"body": ')
+    else:
+        assert "error:" in err.getvalue()

@@ -358,12 +358,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("verb", choices=VERBS)
     p.add_argument("args", nargs="*", help="key=value (incident=42, check=load, for=2h, comment=...)")
     a = p.parse_args(argv)
-    with open(a.secret_file, "rb") as f:
-        secret = f.read().strip()
+    try:
+        with open(a.secret_file, "rb") as f:
+            secret = f.read().strip()
+    except OSError as exc:
+        p.error(f"--secret-file: {exc.strerror}: {a.secret_file}")
     args: dict[str, Any] = {}
     for item in a.args:
         key, _, value = item.partition("=")
-        args[key] = int(value) if key == "incident" and value.isdigit() else value
+        # isdigit() is also true for "²", which int() refuses: ASCII digits, within 64 bits
+        digits = value.isascii() and value.isdigit() and len(value) <= 18
+        args[key] = int(value) if key == "incident" and digits else value
     sys.stdout.write(sign(secret, a.host, a.verb, args, time.time()).decode() + "\n")
     return 0
 
