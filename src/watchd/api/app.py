@@ -87,7 +87,7 @@ def error_response(
 
 def iso(t: float | None) -> str | None:
     """UTC ISO 8601 for an answer; a stored time beyond year 9999 (written by an older version,
-    which did not bound times) shows as 9999-12-31T23:59:59Z rather than failing the request."""
+    which did not bound times) shows as 9999-12-31T00:00:00Z rather than failing the request."""
     return av.iso(timespec.renderable(t))
 
 
