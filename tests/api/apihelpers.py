@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,28 @@ from watchd.config.api import ApiConfig, ServiceConfig
 from watchd.daemon import Daemon
 
 TOKEN = "s3cret-token"
+
+
+def json_schema(document: dict[str, Any], node: Any) -> Any:
+    """An OpenAPI 3.0 schema of `document` as JSON Schema: $refs inlined, `nullable` as a null type."""
+    if isinstance(node, list):
+        return [json_schema(document, v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    if "$ref" in node:
+        return json_schema(document, document["components"]["schemas"][node["$ref"].rsplit("/", 1)[1]])
+    out = {k: json_schema(document, v) for k, v in node.items() if k not in ("nullable", "example")}
+    if node.get("nullable") and "type" in out:
+        out["type"] = [out["type"], "null"]
+    return out
+
+
+def response_schema(document: dict[str, Any], path: str, method: str, status: int) -> dict[str, Any]:
+    """The JSON Schema of the documented answer `status` of `method path` (AssertionError if none)."""
+    op = document["paths"][path][method]
+    response = op["responses"].get(str(status))
+    assert response is not None, f"{method.upper()} {path} answered {status}, which is not documented"
+    return json_schema(document, copy.deepcopy(response["content"]["application/json"]["schema"]))  # type: ignore[no-any-return]
 
 
 class Host:

@@ -310,7 +310,10 @@ async def test_downtime_add_list_remove(env: Env) -> None:
         pytest.param({"scope": "check", "target": "x", "duration": 60}, "unknown check 'x'", id="check"),
         pytest.param({"scope": "tag", "target": "x", "duration": 60}, "no check has the tag 'x'", id="tag"),
         pytest.param({"duration": 60, "announce": "yes"}, "announce: expected true or false", id="announce"),
-        pytest.param({"starts_at": 100, "ends_at": 50}, "must end after it starts", id="backwards"),
+        pytest.param({"starts_at": 4e9, "ends_at": 3.9e9}, "must end after it starts", id="backwards"),
+        pytest.param({"starts_at": 100, "duration": 60}, "starts_at: must be between 2000-01-01", id="1970"),
+        pytest.param({"starts_at": "2030-01-01T00:00Z", "ends_at": "2032-01-01T00:00Z"}, "at most 366 days",
+                     id="years"),
     ],
 )
 async def test_downtime_input_errors(env: Env, body: dict, problem: str) -> None:

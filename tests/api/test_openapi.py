@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import copy
 import time
 from typing import Any
 
 import jsonschema
 import pytest
-from apihelpers import Env
+from apihelpers import Env, response_schema
 
 from watchd.api.app import Api
 from watchd.api.openapi import DOC
@@ -86,25 +85,8 @@ def test_refs_resolve() -> None:
 # -- live responses against the schemas -------------------------------------------------------------
 
 
-def to_json_schema(node: Any) -> Any:
-    """OpenAPI 3.0 schema -> JSON Schema: inline $refs, `nullable` becomes a null type."""
-    if isinstance(node, list):
-        return [to_json_schema(v) for v in node]
-    if not isinstance(node, dict):
-        return node
-    if "$ref" in node:
-        return to_json_schema(DOCUMENT["components"]["schemas"][node["$ref"].rsplit("/", 1)[1]])
-    out = {k: to_json_schema(v) for k, v in node.items() if k not in ("nullable", "example")}
-    if node.get("nullable") and "type" in out:
-        out["type"] = [out["type"], "null"]
-    return out
-
-
 def schema_for(path: str, method: str, status: int) -> dict[str, Any]:
-    op = DOCUMENT["paths"][path][method]
-    response = op["responses"].get(str(status))
-    assert response is not None, f"{method.upper()} {path} answered {status}, which is not documented"
-    return to_json_schema(copy.deepcopy(response["content"]["application/json"]["schema"]))
+    return response_schema(DOCUMENT, path, method, status)
 
 
 async def check(env: Env, method: str, template: str, url: str, body: Any = None) -> tuple[int, Any]:

@@ -7,22 +7,24 @@ it imports none of them."""
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import functools
 import hmac
 import json
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import structlog
 from aiohttp import web
 
+from watchd.api import schemas
 from watchd.config.api import ApiConfig, TokenError
-from watchd.configkit import reader as r
+from watchd.control import actions
+from watchd.core import timespec
 from watchd.core.clock import Clock
 from watchd.core.model import CheckStatus
+from watchd.reports import availability as av
 from watchd.reports.availability import WindowSource, recurring_windows
-from watchd.reports.availability import iso as iso  # re-exported for the route modules
 
 
 class Api:
@@ -81,6 +83,12 @@ def error_response(
     status: int, message: str, headers: dict[str, str] | None = None, **extra: Any
 ) -> web.Response:
     return json_response({"error": message, **extra}, status, headers)
+
+
+def iso(t: float | None) -> str | None:
+    """UTC ISO 8601 for an answer; a stored time beyond year 9999 (written by an older version,
+    which did not bound times) shows as 9999-12-31T00:00:00Z rather than failing the request."""
+    return av.iso(timespec.renderable(t))
 
 
 def api_of(request: web.Request) -> Api:
@@ -197,14 +205,13 @@ async def body(request: web.Request) -> dict[str, Any]:
         return {}
     try:
         data = json.loads(raw)
+    except RecursionError:  # a body of many `[`: json.loads gives up with this, not a ValueError
+        raise ApiError(400, "request body is not valid JSON: nested too deeply") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(400, f"request body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise ApiError(400, "request body must be a JSON object")
     return data
-
-
-MAX_TEXT = 2000
 
 
 class Fields:
@@ -222,6 +229,9 @@ class Fields:
             return default
         if not isinstance(v, str):
             self.problems.append(f"{key}: expected a string")
+            return default
+        if not _encodable(v):
+            self.problems.append(f"{key}: not valid Unicode text (a lone surrogate)")
             return default
         if required and not v.strip():
             self.problems.append(f"{key}: must not be empty")
@@ -249,7 +259,7 @@ class Fields:
         if v is None:
             return None
         try:
-            return r.duration(v)
+            return timespec.span(v)
         except ValueError as exc:
             self.problems.append(f"{key}: {exc}")
             return None
@@ -260,48 +270,87 @@ class Fields:
 
 
 def parse_time(value: Any) -> float:
-    """Epoch seconds, or ISO 8601 (a time without a zone is UTC)."""
-    if isinstance(value, bool):
-        raise ValueError("expected a time (ISO 8601 or epoch seconds)")
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            t = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError:
-            raise ValueError(f"expected a time like 2026-11-23T22:00:00Z, not {value!r}") from None
-        if t.tzinfo is None:
-            t = t.replace(tzinfo=dt.UTC)
-        return t.timestamp()
-    raise ValueError("expected a time (ISO 8601 or epoch seconds)")
+    """Epoch seconds, or ISO 8601 (a time without a zone is UTC), within timespec's range."""
+    return timespec.instant(value, naive_utc=True)
+
+
+def _encodable(text: str) -> bool:
+    """JSON may carry lone surrogates (\\ud800); they can be neither stored nor answered."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+_ID = re.compile(r"-?[0-9]+")
+
+
+def path_id(request: web.Request, what: str) -> int:
+    """The `{id}` of the path: 400 if it is no integer, 404 if no row can have it (beyond SQLite's
+    64-bit integers, or below 1)."""
+    raw = request.match_info["id"]
+    if not _ID.fullmatch(raw):
+        shown = raw if len(raw) <= 40 else raw[:40] + "..."
+        raise ApiError(400, f"{what} id must be a number, not {shown!r}")
+    n = int(raw) if len(raw) <= 30 else 0  # longer: far beyond any row id (and int() may refuse it)
+    if not actions.valid_id(n):
+        shown = raw if len(raw) <= 40 else raw[:40] + "..."
+        raise ApiError(404, f"no {what} #{shown}")
+    return n
+
+
+def query_value(request: web.Request, key: str) -> str | None:
+    """The one value of a query parameter (None: not given)."""
+    values = request.query.getall(key, [])
+    if len(values) > 1:
+        raise ApiError(400, f"{key}: given {len(values)} times; give it once")
+    return values[0] if values else None
 
 
 def query_choice(request: web.Request, key: str, choices: tuple[str, ...]) -> str | None:
-    v = request.query.get(key)
-    if v is None or v == "":
+    v = query_value(request, key)
+    if v is None:
         return None
     if v not in choices:
-        raise ApiError(400, f"{key}: expected one of {', '.join(choices)}, not {v!r}")
+        raise ApiError(400, f"{key}: expected one of {', '.join(choices)}, not {_shown(v)}")
     return v
 
 
+_INT = re.compile(r"-?[0-9]{1,18}")  # ASCII digits only: int() also takes " 5", "5_0", Arabic-Indic digits
+
+
 def query_int(request: web.Request, key: str, default: int, lo: int, hi: int) -> int:
-    v = request.query.get(key)
-    if v is None or v == "":
+    v = query_value(request, key)
+    if v is None:
         return default
-    try:
-        n = int(v)
-    except ValueError:
-        raise ApiError(400, f"{key}: expected an integer, not {v!r}") from None
+    if not _INT.fullmatch(v):
+        raise ApiError(400, f"{key}: expected an integer, not {_shown(v)}")
+    n = int(v)
     if not lo <= n <= hi:
         raise ApiError(400, f"{key}: must be between {lo} and {hi}")
     return n
 
 
+def query_list(request: web.Request, key: str, words: tuple[str, ...]) -> list[str]:
+    """A comma-separated list of `words` (any case), as schemas.csv_pattern documents it; [] if not given."""
+    v = query_value(request, key)
+    if v is None:
+        return []
+    if not re.fullmatch(schemas.csv_pattern(words), v):
+        raise ApiError(400, f"{key}: expected a comma-separated list of {', '.join(words)}, not {_shown(v)}")
+    return [w.strip(" ").upper() for w in v.split(",") if w.strip(" ")]
+
+
+def _shown(text: str) -> str:
+    return repr(text if len(text) <= 60 else text[:60] + "...")
+
+
 def actor(f: Fields) -> tuple[str, str]:
-    """Who acts (`by`, default "api") and why (`comment`), bounded in length."""
-    by = (f.text("by", "api") or "api").strip() or "api"
+    """Who acts (`by`, default "api") and why (`comment`), bounded in length as documented."""
+    raw_by = f.text("by", "api") or "api"
     comment = f.text("comment", "") or ""
-    if len(by) > 200 or len(comment) > MAX_TEXT:
-        f.problems.append(f"by/comment: too long (at most 200 / {MAX_TEXT} characters)")
-    return by, comment
+    if len(raw_by) > schemas.MAX_BY or len(comment) > schemas.MAX_COMMENT:
+        limits = f"{schemas.MAX_BY} / {schemas.MAX_COMMENT}"
+        f.problems.append(f"by/comment: too long (at most {limits} characters)")
+    return raw_by.strip() or "api", comment

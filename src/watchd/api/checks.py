@@ -18,10 +18,24 @@ from watchd.api.app import (
     operation,
     query_choice,
     query_int,
+    query_list,
+    query_value,
     statuses,
     writes,
 )
-from watchd.api.schemas import BOOL, CHECK_NAME, INT, STR, err, json_body, obj, query, ref
+from watchd.api.schemas import (
+    BOOL,
+    CHECK_NAME,
+    INT,
+    STARTING,
+    STR,
+    csv_query,
+    err,
+    json_body,
+    obj,
+    query,
+    ref,
+)
 from watchd.core.model import CheckResult, CheckStatus, State, StateType
 from watchd.reports import availability as av
 
@@ -91,9 +105,9 @@ def check_dict(
 @operation(
     "Every check with its current state", "checks",
     {"200": json_body(obj({"checks": {"type": "array", "items": ref("Check")}, "count": INT}), "OK"),
-     "400": err("bad filter")},
+     "400": err("bad filter"), "503": STARTING},
     params=[
-        query("state", STR, "comma-separated states, e.g. CRITICAL,UNKNOWN (or PENDING)"),
+        csv_query("state", (*STATES, "PENDING"), "comma-separated states, e.g. CRITICAL,UNKNOWN, PENDING"),
         query("problems", {"type": "string", "enum": ["true", "false"]}, "only non-OK"),
         query("tag", STR, "only checks with this tag"),
     ],
@@ -101,12 +115,9 @@ def check_dict(
 async def list_checks(request: web.Request) -> web.Response:
     api = api_of(request)
     sts = statuses(api)
-    wanted = request.query.get("state", "")
-    states = {s.strip().upper() for s in wanted.split(",") if s.strip()}
-    if states - set(STATES) - {"PENDING"}:
-        raise ApiError(400, f"state: expected a list of {', '.join(STATES)}, PENDING")
+    states = set(query_list(request, "state", (*STATES, "PENDING")))
     problems = query_choice(request, "problems", ("true", "false")) == "true"
-    tag = request.query.get("tag")
+    tag = query_value(request, "tag")
     store = api.daemon.store
     now = api.now()
     incidents = {
@@ -144,7 +155,8 @@ async def list_checks(request: web.Request) -> web.Response:
 @routes.get("/api/v1/checks/{name}")
 @operation(
     "One check: state, last result with perfdata, state history", "checks",
-    {"200": json_body(ref("CheckDetail"), "OK"), "400": err("bad parameter"), "404": err("no such check")},
+    {"200": json_body(ref("CheckDetail"), "OK"), "400": err("bad parameter"), "404": err("no such check"),
+     "503": STARTING},
     params=[
         CHECK_NAME,
         query("history", {"type": "integer", "minimum": 0, "maximum": 10000, "default": 100},

@@ -21,12 +21,15 @@ from watchd.api.app import (
     iso,
     json_response,
     operation,
+    path_id,
     query_choice,
     query_int,
+    query_list,
+    query_value,
     writes,
 )
 from watchd.api.checks import STATES
-from watchd.api.schemas import ACTOR, INCIDENT_ID, INT, STR, err, json_body, obj, query, ref
+from watchd.api.schemas import ACTOR, INCIDENT_ID, INT, STR, csv_query, err, json_body, obj, query, ref
 from watchd.control import actions
 from watchd.core import sla
 from watchd.core.model import State, incident_key
@@ -40,7 +43,7 @@ INCIDENT_STATUSES = ("open", "resolved", "all")
 INCIDENT_WRITE: dict[str, Any] = {
     "responses": {
         "200": json_body(ref("Incident"), "done; the incident as it is now"),
-        "404": err("no such incident"),
+        "404": err("no such incident (or an id no incident can have)"),
         "409": err("not possible in the incident's state (resolved, already acknowledged)"),
     },
     "params": [INCIDENT_ID],
@@ -78,8 +81,8 @@ def incident_dict(row: dict[str, Any]) -> dict[str, Any]:
      "400": err("bad filter")},
     params=[
         query("status", {"type": "string", "enum": ["open", "resolved", "all"]}, "default all"),
-        query("priority", STR, "comma-separated, e.g. P1,P2"),
-        query("state", STR, "comma-separated check states"),
+        csv_query("priority", PRIORITIES, "comma-separated, e.g. P1,P2"),
+        csv_query("state", STATES, "comma-separated check states"),
         query("check", STR, "one check's incidents"),
         query("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}, ""),
     ],
@@ -87,12 +90,8 @@ def incident_dict(row: dict[str, Any]) -> dict[str, Any]:
 async def list_incidents(request: web.Request) -> web.Response:
     api = api_of(request)
     status = query_choice(request, "status", INCIDENT_STATUSES) or "all"
-    priorities = [p.strip().upper() for p in request.query.get("priority", "").split(",") if p.strip()]
-    if set(priorities) - set(PRIORITIES):
-        raise ApiError(400, f"priority: expected a list of {', '.join(PRIORITIES)}")
-    states = [s.strip().upper() for s in request.query.get("state", "").split(",") if s.strip()]
-    if set(states) - set(STATES):
-        raise ApiError(400, f"state: expected a list of {', '.join(STATES)}")
+    priorities = query_list(request, "priority", PRIORITIES)
+    states = query_list(request, "state", STATES)
     limit = query_int(request, "limit", 100, 1, 1000)
     where: list[str] = ["1=1"]
     args: list[object] = []
@@ -105,9 +104,10 @@ async def list_incidents(request: web.Request) -> web.Response:
     if states:
         where.append(f"state IN ({','.join('?' * len(states))})")
         args += [int(State[s]) for s in states]
-    if request.query.get("check"):
+    check = query_value(request, "check")
+    if check:
         where.append("check_name = ?")
-        args.append(request.query["check"])
+        args.append(check)
     rows = incident_rows(
         api.daemon.store.db, f"WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?", [*args, limit]
     )
@@ -115,11 +115,7 @@ async def list_incidents(request: web.Request) -> web.Response:
 
 
 def incident_id(request: web.Request) -> int:
-    raw = request.match_info["id"]
-    try:
-        return int(raw)
-    except ValueError:
-        raise ApiError(400, f"incident id must be a number, not {raw!r}") from None
+    return path_id(request, "incident")
 
 
 @routes.get("/api/v1/incidents/{id}")

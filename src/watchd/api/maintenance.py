@@ -17,6 +17,7 @@ from watchd.api.app import (
     iso,
     json_response,
     operation,
+    path_id,
     statuses,
     writes,
 )
@@ -148,7 +149,7 @@ async def add_silence(request: web.Request) -> web.Response:
     params=[path_param("id", "integer", "silence id")],
 )  # fmt: skip
 async def remove_silence(request: web.Request) -> web.Response:
-    return _remove(request, actions.remove_silence)
+    return _remove(request, "silence", actions.remove_silence)
 
 
 @routes.post("/api/v1/downtimes")
@@ -193,22 +194,17 @@ async def add_downtime(request: web.Request) -> web.Response:
     params=[path_param("id", "integer", "downtime id")],
 )  # fmt: skip
 async def remove_downtime(request: web.Request) -> web.Response:
-    return _remove(request, actions.remove_downtime)
+    return _remove(request, "downtime", actions.remove_downtime)
 
 
-def _remove(request: web.Request, remove: Callable[[Store, int, float], object]) -> web.Response:
+def _remove(
+    request: web.Request, what: str, remove: Callable[[Store, int, float], object]
+) -> web.Response:
     api = api_of(request)
-    row_id = _int_id(request)
+    row_id = path_id(request, what)
     try:
         remove(api.daemon.store, row_id, api.now())
     except actions.ActionError as exc:
         raise ApiError(404, str(exc)) from None
     return json_response({"removed": row_id})
 
-
-def _int_id(request: web.Request) -> int:
-    raw = request.match_info["id"]
-    try:
-        return int(raw)
-    except ValueError:
-        raise ApiError(400, f"id must be a number, not {raw!r}") from None

@@ -3,7 +3,11 @@ the route modules use to describe their parameters and answers (see `app.operati
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from typing import Any
+
+from watchd.core import timespec
 
 
 def ref(name: str) -> dict[str, str]:
@@ -40,8 +44,10 @@ WRITE_ERRORS = {
     "400": err("bad input; `problems` lists what was wrong"),
     "401": err("no or wrong bearer token"),
     "403": err("writes are disabled (no token configured)"),
+    "413": err("request body larger than 64 KiB"),
     "503": err("the configured token cannot be read"),
 }
+STARTING = err("the daemon is starting (no check states yet)")
 SECURED: list[dict[str, list[str]]] = [{"bearer": []}]
 
 AVAIL_PROPS: dict[str, Any] = {
@@ -329,34 +335,60 @@ ERROR = obj(
     required=["error"],
 )
 
+MAX_BY, MAX_COMMENT = 200, 2000  # app.actor enforces them
 ACTOR = obj(
-    {"by": {**STR, "default": "api"}, "comment": {**STR, "default": ""}},
+    {"by": {**NSTR, "maxLength": MAX_BY, "default": "api"},
+     "comment": {**NSTR, "maxLength": MAX_COMMENT, "default": ""}},
     required=[],
-)
+)  # fmt: skip
+# Times and spans in: timespec's own grammars and bounds, so the document says exactly what the
+# server takes (null is the same as leaving a field out).
 TIME_IN = {
-    "oneOf": [{"type": "string", "format": "date-time"}, {"type": "number"}],
-    "description": "ISO 8601 (UTC when no zone is given) or epoch seconds",
-}
+    "oneOf": [
+        {"type": "string", "pattern": timespec.ISO_PATTERN, "maxLength": 100, "example": "2026-11-23T22:00Z"},
+        {"type": "number", "minimum": timespec.EARLIEST, "maximum": timespec.LATEST,
+         "exclusiveMaximum": True},
+    ],
+    "nullable": True,
+    "description": "ISO 8601 (UTC when no zone is given) or epoch seconds, 2000-01-01 to before 2100-01-01",
+}  # fmt: skip
 SPAN = {
     "starts_at": {**TIME_IN, "description": "default: now"},
     "ends_at": TIME_IN,
     "duration": {
-        "oneOf": [{"type": "string", "example": "2h"}, {"type": "number"}],
-        "description": "instead of ends_at: seconds or 30m, 2h, 1d",
+        "oneOf": [
+            {"type": "string", "pattern": timespec.SPAN_PATTERN, "maxLength": 100, "example": "2h"},
+            {"type": "number", "minimum": 0, "exclusiveMinimum": True, "maximum": timespec.MAX_SPAN},
+        ],
+        "nullable": True,
+        "description": "instead of ends_at: seconds or 30s, 5m, 2h, 1d (at most 366 days)",
     },
 }
-SILENCE_IN = obj({"check": STR, **SPAN, "by": STR, "comment": STR}, required=["check"])
+SILENCE_IN = obj({"check": STR, **SPAN, **ACTOR["properties"]}, required=["check"])
 DOWNTIME_IN = obj(
     {
-        "scope": {"type": "string", "enum": ["host", "check", "tag"], "default": "host"},
-        "target": {**STR, "description": "check name or tag; for host the host name (default)"},
+        "scope": {**NSTR, "enum": ["host", "check", "tag", None], "default": "host"},
+        "target": {**NSTR, "description": "check name or tag; for host the host name (default)"},
         **SPAN,
-        "by": STR,
-        "comment": STR,
+        **ACTOR["properties"],
         "announce": {**BOOL, "default": False, "description": "show on the status page, tell customers"},
     },
     required=[],
-)
+)  # fmt: skip
+
+
+def csv_pattern(words: Sequence[str]) -> str:
+    """A comma-separated list of `words` (ASCII letters in any case, spaces around items, empty items
+    ignored), as a pattern both JSON Schema and Python read alike; app.query_list enforces it."""
+    alternatives = "|".join(
+        "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else re.escape(c) for c in w) for w in words
+    )
+    item = f"(({alternatives}) *)?"
+    return f"^ *{item}(, *{item})*$"
+
+
+def csv_query(name: str, words: Sequence[str], description: str) -> dict[str, Any]:
+    return query(name, {"type": "string", "pattern": csv_pattern(words)}, description)
 
 
 def path_param(name: str, kind: str, description: str) -> dict[str, Any]:

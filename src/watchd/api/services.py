@@ -3,14 +3,17 @@ monthly SLA report (the document `watchd sla report --format json` prints)."""
 
 from __future__ import annotations
 
+import re
+
 from aiohttp import web
 
 from watchd.api import statuspage
-from watchd.api.app import ApiError, api_of, json_response, operation
+from watchd.api.app import ApiError, api_of, json_response, operation, query_value
 from watchd.api.schemas import STR, err, json_body, obj, path_param, query, ref
 from watchd.reports import availability as av
 
 routes = web.RouteTableDef()
+MONTH_PATTERN = r"^[0-9]{4}-[0-9]{2}$"  # then month_period checks the month and the year range
 
 
 @routes.get("/api/v1/services")
@@ -44,7 +47,8 @@ async def get_service(request: web.Request) -> web.Response:
     "SLA report for a month (as `watchd sla report --format json`)", "services",
     {"200": json_body(ref("SlaReport"), "OK"), "400": err("bad month"), "404": err("no such service")},
     params=[
-        query("month", {"type": "string", "example": "2026-11"}, "default: this month"),
+        query("month", {"type": "string", "pattern": MONTH_PATTERN, "example": "2026-11"},
+              "default: this month; 2000-01 to 2099-12"),
         query("service", STR, "one service (default all)"),
     ],
 )  # fmt: skip
@@ -52,17 +56,22 @@ async def sla_report(request: web.Request) -> web.Response:
     api = api_of(request)
     now = api.now()
     cfg = api.config
-    month = request.query.get("month") or av.current_month(now, cfg.timezone)
+    month = query_value(request, "month")
+    if month is None:
+        month = av.current_month(now, cfg.timezone)
     try:
+        if not re.fullmatch(MONTH_PATTERN, month):
+            raise ValueError(f"expected a month like 2026-11, not {month[:40]!r}")
         start, end = av.month_period(month, cfg.timezone)
     except ValueError as exc:
         raise ApiError(400, f"month: {exc}") from None
     services = av.services_of(cfg, api.daemon.config.checks)
     chosen = None
-    if request.query.get("service"):
-        svc = services.get(request.query["service"])
+    wanted = query_value(request, "service")
+    if wanted:
+        svc = services.get(wanted)
         if svc is None:
-            raise ApiError(404, f"no service {request.query['service']!r}")
+            raise ApiError(404, f"no service {wanted!r}")
         chosen = [svc]
     report = av.build_report(
         api.daemon.store.db,

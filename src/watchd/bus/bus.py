@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import random
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -336,11 +335,8 @@ class Bus:
             self._spawn(self._command(verb, payload))
 
     def _own_heartbeat(self, payload: bytes) -> None:
-        try:
-            seq = json.loads(payload).get("seq")
-        except (ValueError, AttributeError):
-            return
-        if isinstance(seq, int) and self._sync_seq is not None and seq >= self._sync_seq:
+        seq = payloads.decode_heartbeat_seq(payload)
+        if seq is not None and self._sync_seq is not None and seq >= self._sync_seq:
             self._synced(False)
 
     def _synced(self, timed_out: bool) -> None:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import datetime as dt
 import enum
 import hashlib
 import hmac
@@ -34,8 +33,8 @@ from typing import Any, Protocol
 
 import structlog
 
-from watchd.bus.payloads import schema
-from watchd.configkit.reader import duration
+from watchd.bus.payloads import parse_json, schema
+from watchd.core import timespec
 
 log = structlog.get_logger("watchd.bus.commands")
 
@@ -177,8 +176,8 @@ def verify(
     if len(payload) > MAX_PAYLOAD:
         return Refused(Refusal.MALFORMED, "too large")
     try:
-        outer = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
+        outer = parse_json(payload)
+    except ValueError:
         return Refused(Refusal.MALFORMED, "not JSON")
     if not isinstance(outer, dict):
         return Refused(Refusal.MALFORMED, "not a JSON object")
@@ -187,10 +186,14 @@ def verify(
         return Refused(Refusal.UNSIGNED)
     if not isinstance(body, str):
         return Refused(Refusal.MALFORMED, "body must be a string (the signed JSON text)")
-    if not hmac.compare_digest(signature(secret, body), sig.strip().lower()):
-        return Refused(Refusal.BAD_SIGNATURE)
     try:
-        doc = json.loads(body)
+        body.encode()
+    except UnicodeEncodeError:  # a \udc80 escape in the message: no bytes were signed
+        return Refused(Refusal.MALFORMED, "body is not valid Unicode text")
+    if not sig.isascii() or not hmac.compare_digest(signature(secret, body), sig.strip().lower()):
+        return Refused(Refusal.BAD_SIGNATURE)  # compare_digest refuses non-ASCII text with TypeError
+    try:
+        doc = parse_json(body)
     except ValueError:
         return Refused(Refusal.MALFORMED, "body is not JSON")
     if not isinstance(doc, dict) or doc.get("schema") != schema("command"):
@@ -234,15 +237,24 @@ def parse_args(verb: str, args: dict[str, Any] | None, now: float) -> Command:
         incident = args.get("incident")
         if isinstance(incident, str) and incident.isdigit():
             incident = int(incident)
-        if isinstance(incident, bool) or not isinstance(incident, int) or incident < 1:
-            raise ValueError("incident must be a positive incident id")
+        if isinstance(incident, bool) or not isinstance(incident, int) or not 1 <= incident < 2**63:
+            raise ValueError("incident must be a positive incident id")  # 2**63: SQLite's integers
         return Ack(incident, _text(args, "by"), comment)
     check = _text(args, "check")
     if ("until" in args) == ("for" in args):
         raise ValueError("give exactly one of until (time) or for (duration)")
-    until = _until(args["until"]) if "until" in args else now + duration(args["for"])
+    key = "until" if "until" in args else "for"
+    try:
+        if key == "until":
+            until = timespec.instant(args[key], naive_utc=False)  # a person may mean local time
+        else:
+            until = now + timespec.span(args[key])
+    except ValueError as exc:
+        raise ValueError(f"{key}: {exc}") from None
     if until <= now:
         raise ValueError("until is in the past")
+    if until - now > timespec.MAX_SPAN:
+        raise ValueError("until: at most 366 days ahead")
     return Silence(check, until, comment)
 
 
@@ -252,22 +264,11 @@ def _text(args: dict[str, Any], key: str, required: bool = True) -> str:
         return ""
     if not isinstance(value, str) or not value.strip() or len(value) > 1000:
         raise ValueError(f"{key} must be a non-empty string")
+    try:
+        value.encode()
+    except UnicodeEncodeError:  # a lone surrogate (\\ud800) in the JSON: it cannot be stored
+        raise ValueError(f"{key} must be valid Unicode text") from None
     return value.strip()
-
-
-def _until(value: Any) -> float:
-    """Epoch seconds, or ISO 8601 with a zone (`2026-01-02T03:00:00+01:00`, `...Z`)."""
-    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            raise ValueError(f"until: not an ISO 8601 time: {value!r}") from None
-        if when.tzinfo is None:
-            raise ValueError("until needs a time zone (e.g. Z or +01:00)")
-        return when.timestamp()
-    raise ValueError("until must be epoch seconds or an ISO 8601 time")
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,12 +358,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("verb", choices=VERBS)
     p.add_argument("args", nargs="*", help="key=value (incident=42, check=load, for=2h, comment=...)")
     a = p.parse_args(argv)
-    with open(a.secret_file, "rb") as f:
-        secret = f.read().strip()
+    try:
+        with open(a.secret_file, "rb") as f:
+            secret = f.read().strip()
+    except OSError as exc:
+        p.error(f"--secret-file: {exc.strerror}: {a.secret_file}")
     args: dict[str, Any] = {}
     for item in a.args:
         key, _, value = item.partition("=")
-        args[key] = int(value) if key == "incident" and value.isdigit() else value
+        # isdigit() is also true for "²", which int() refuses: ASCII digits, within 64 bits
+        digits = value.isascii() and value.isdigit() and len(value) <= 18
+        args[key] = int(value) if key == "incident" and digits else value
     sys.stdout.write(sign(secret, a.host, a.verb, args, time.time()).decode() + "\n")
     return 0
 

@@ -139,6 +139,21 @@ def command_result(
 # -- decoding -------------------------------------------------------------------------------------
 
 
+def parse_json(payload: bytes | str) -> Any:
+    """The JSON value in `payload`; ValueError for anything that is not JSON. Every decoder of bus
+    input goes through here: json.loads also raises RecursionError (a payload of a thousand `[`)
+    and UnicodeDecodeError, and neither may escape into the message loop."""
+    try:
+        return json.loads(payload)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
+        raise ValueError(f"not JSON: {exc}") from None
+
+
+MAX_INTERVAL = 86400.0  # a heartbeat interval beyond a day is no heartbeat: judged by the timeout alone
+
+
 @dataclass(frozen=True, slots=True)
 class Status:
     """What a watcher needs from a peer's status message."""
@@ -153,8 +168,8 @@ class Status:
 def decode_status(payload: bytes) -> Status | None:
     """A status message, or None if it is not one (wrong schema, not JSON, missing fields)."""
     try:
-        doc = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
+        doc = parse_json(payload)
+    except ValueError:
         return None
     if not isinstance(doc, dict) or doc.get("schema") != schema("status"):
         return None
@@ -162,7 +177,11 @@ def decode_status(payload: bytes) -> Status | None:
     if status not in (ONLINE, OFFLINE):
         return None
     interval = doc.get("heartbeat_interval")
-    if not isinstance(interval, int | float) or isinstance(interval, bool) or interval <= 0:
+    if (
+        not isinstance(interval, int | float)
+        or isinstance(interval, bool)
+        or not 0 < interval <= MAX_INTERVAL  # also refuses NaN: an Infinity would never time out
+    ):
         interval = None
     fleet = doc.get("fleet")
     peers: tuple[str, ...] = ()
@@ -181,3 +200,13 @@ def decode_status(payload: bytes) -> Status | None:
         peers=peers,
         claims=claims,
     )
+
+
+def decode_heartbeat_seq(payload: bytes) -> int | None:
+    """The sequence number of a heartbeat message, or None if it is not one."""
+    try:
+        doc = parse_json(payload)
+    except ValueError:
+        return None
+    seq = doc.get("seq") if isinstance(doc, dict) else None
+    return seq if isinstance(seq, int) and not isinstance(seq, bool) else None

@@ -14,6 +14,7 @@ import sys
 import time
 
 from watchd.cli.common import open_store
+from watchd.cli.maintenance import text_arg
 from watchd.control import actions
 from watchd.core.timefmt import local
 from watchd.store import Store
@@ -43,8 +44,8 @@ def add_parser(sub: argparse._SubParsersAction, with_config) -> None:  # type: i
         sp = isub.add_parser(name, help=text)
         with_config(sp)
         sp.add_argument("id", type=int)
-        sp.add_argument("--by", default=getpass.getuser())
-        sp.add_argument("--comment", default="")
+        sp.add_argument("--by", default=getpass.getuser(), type=text_arg)
+        sp.add_argument("--comment", default="", type=text_arg)
         sp.set_defaults(func=func)
 
 
@@ -74,7 +75,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     cfg, store = open_store(args.config)
     zone = cfg.timezone
-    inc = incident_store.get(store.db, args.id)
+    inc = incident_store.get(store.db, args.id) if actions.valid_id(args.id) else None
     if inc is None:
         print(f"no incident #{args.id}", file=sys.stderr)
         return 1

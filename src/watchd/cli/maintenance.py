@@ -4,15 +4,15 @@ which the running daemon reads (its follow-up pass picks changes up within `foll
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import getpass
 import json
 import sys
 import time
+from collections.abc import Callable
 
 from watchd.cli.common import open_store
-from watchd.configkit import reader
 from watchd.control import actions
+from watchd.core import timespec
 from watchd.core.timefmt import local
 from watchd.store import Store
 
@@ -21,34 +21,34 @@ def add_parsers(sub: argparse._SubParsersAction, with_config) -> None:  # type: 
     ack = sub.add_parser("ack", help="acknowledge an incident (stops escalation, tells its tickets)")
     with_config(ack)
     ack.add_argument("incident", type=int)
-    ack.add_argument("--comment", default="")
-    ack.add_argument("--by", default=getpass.getuser())
+    ack.add_argument("--comment", default="", type=text_arg)
+    ack.add_argument("--by", default=getpass.getuser(), type=text_arg)
     ack.set_defaults(func=cmd_ack)
 
     sil = sub.add_parser("silence", help="no tickets or notifications for a check for a while")
     with_config(sil)
-    sil.add_argument("check")
+    sil.add_argument("check", type=text_arg)
     when = sil.add_mutually_exclusive_group(required=True)
-    when.add_argument("--for", dest="duration", type=_duration_arg, help="e.g. 30m, 2h, 1d")
-    when.add_argument("--until", help="ISO time, e.g. 2026-11-24T06:00+01:00")
+    when.add_argument("--for", dest="duration", type=span_arg, help="e.g. 30m, 2h, 1d (at most 366d)")
+    when.add_argument("--until", type=instant_arg, help="ISO time with offset, e.g. 2026-11-24T06:00+01:00")
     when.add_argument("--remove", type=int, metavar="ID", help="end silence ID now")
-    sil.add_argument("--comment", default="")
-    sil.add_argument("--by", default=getpass.getuser())
+    sil.add_argument("--comment", default="", type=text_arg)
+    sil.add_argument("--by", default=getpass.getuser(), type=text_arg)
     sil.set_defaults(func=cmd_silence)
 
     dt_p = sub.add_parser("downtime", help="one-off maintenance windows")
     dsub = dt_p.add_subparsers(metavar="ACTION", required=True)
     add = dsub.add_parser("add", help="add a window for the host, a check or a tag")
     with_config(add)
-    add.add_argument("--start", required=True, help="ISO time with offset, or 'now'")
+    add.add_argument("--start", required=True, type=start_arg, help="ISO time with offset, or 'now'")
     length = add.add_mutually_exclusive_group(required=True)
-    length.add_argument("--end", help="ISO time with offset")
-    length.add_argument("--for", dest="duration", type=_duration_arg, help="e.g. 2h")
-    add.add_argument("--check", help="only this check")
-    add.add_argument("--tag", help="only checks with this tag")
+    length.add_argument("--end", type=instant_arg, help="ISO time with offset")
+    length.add_argument("--for", dest="duration", type=span_arg, help="e.g. 2h (at most 366d)")
+    add.add_argument("--check", type=text_arg, help="only this check")
+    add.add_argument("--tag", type=text_arg, help="only checks with this tag")
     add.add_argument("--announce", action="store_true", help="announce it to customers")
-    add.add_argument("--comment", default="")
-    add.add_argument("--by", default=getpass.getuser())
+    add.add_argument("--comment", default="", type=text_arg)
+    add.add_argument("--by", default=getpass.getuser(), type=text_arg)
     add.set_defaults(func=cmd_downtime_add)
     ls = dsub.add_parser("list", help="current and upcoming windows")
     with_config(ls)
@@ -60,27 +60,43 @@ def add_parsers(sub: argparse._SubParsersAction, with_config) -> None:  # type: 
     rm.set_defaults(func=cmd_downtime_remove)
 
 
-def _duration_arg(text: str) -> float:
+# Argument types: times and spans by watchd.core.timespec's rules (as the API and MQTT commands), so
+# a bad one is argparse's exit 2 with "argument --for: ...", never a traceback or a stored row.
+
+
+def span_arg(text: str) -> float:
+    return _arg(timespec.span, text)
+
+
+def instant_arg(text: str) -> float:
+    """An ISO time with a UTC offset: at a terminal, a time without one may mean local time."""
+    return _arg(lambda t: timespec.instant(t, naive_utc=False), text)
+
+
+def start_arg(text: str) -> float | None:
+    """An ISO time with offset, or 'now' (None)."""
+    return None if text == "now" else instant_arg(text)
+
+
+def text_arg(text: str) -> str:
+    """Text as given; bytes that are not UTF-8 (argv carries them as lone surrogates) cannot be
+    stored and are refused here."""
     try:
-        return reader.duration(text)
+        text.encode()
+    except UnicodeEncodeError:
+        raise argparse.ArgumentTypeError(f"not valid UTF-8 text: {text!a}") from None
+    return text
+
+
+def _arg(parse: Callable[[str], float], text: str) -> float:
+    try:
+        return float(parse(text))
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _store(args: argparse.Namespace) -> Store:
     return open_store(args.config)[1]
-
-
-def _time(text: str, now: float) -> float:
-    if text == "now":
-        return now
-    try:
-        t = dt.datetime.fromisoformat(text)
-    except ValueError:
-        raise SystemExit(f"watchd: not an ISO time: {text!r}") from None
-    if t.tzinfo is None:
-        raise SystemExit(f"watchd: give a UTC offset or Z in {text!r}, times are ambiguous otherwise")
-    return t.timestamp()
 
 
 def _run(fn) -> int:  # type: ignore[no-untyped-def]
@@ -117,7 +133,7 @@ def cmd_silence(args: argparse.Namespace) -> int:
             return f"silence #{args.remove} ended"
 
         return _run(remove)
-    ends = now + args.duration if args.duration else _time(args.until, now)
+    ends = now + args.duration if args.duration else args.until
     return _run(
         lambda: (
             f"silence #{actions.add_silence(store, args.check, now, ends, args.by, args.comment, now)}"
@@ -129,8 +145,8 @@ def cmd_silence(args: argparse.Namespace) -> int:
 def cmd_downtime_add(args: argparse.Namespace) -> int:
     cfg, store = open_store(args.config)
     now = time.time()
-    start = _time(args.start, now)
-    end = start + args.duration if args.duration else _time(args.end, now)
+    start = now if args.start is None else args.start
+    end = start + args.duration if args.duration else args.end
     scope, target = ("check", args.check) if args.check else ("tag", args.tag) if args.tag else ("host", "")
     if problem := actions.target_problem(cfg, scope, target, store.load_statuses()):
         print(problem[1], file=sys.stderr)
@@ -150,6 +166,8 @@ def cmd_downtime_list(args: argparse.Namespace) -> int:
         " WHERE removed_at IS NULL AND ends_at > ? ORDER BY starts_at",
         (time.time(),),
     ).fetchall()
+    # An older version stored whatever it was given: a time past year 9999 shows as 9999-12-31.
+    rows = [(*r[:3], timespec.renderable(r[3]), timespec.renderable(r[4]), *r[5:]) for r in rows]
     keys = ("id", "scope", "target", "starts_at", "ends_at", "announce", "comment", "created_by")
     if args.json:
         print(json.dumps([dict(zip(keys, r, strict=True)) for r in rows]))

@@ -10,6 +10,7 @@ import dataclasses
 from collections.abc import Collection
 
 from watchd.config import Config
+from watchd.core import timespec
 from watchd.core.model import Incident, IncidentStatus
 from watchd.delivery import effects
 from watchd.store import Store
@@ -20,8 +21,22 @@ class ActionError(Exception):
     """The action cannot be done (unknown id, wrong state); the message says why."""
 
 
+MAX_ID = 2**63 - 1  # SQLite's largest integer: no row has a larger id
+
+
+def valid_id(row_id: int) -> bool:
+    """Whether some row could have this id (SQLite refuses to even look up a larger one)."""
+    return 1 <= row_id <= MAX_ID
+
+
+def _known(row_id: int, what: str) -> None:
+    if not valid_id(row_id):
+        raise ActionError(f"no {what} #{row_id}")
+
+
 def ack(store: Store, incident_id: int, by: str, comment: str, now: float) -> Incident:
     """Acknowledge an open incident: stops escalation and renotification; tells its ticket systems."""
+    _known(incident_id, "incident")
     with store.transaction() as db:
         if not incident_store.ack(db, incident_id, by, now):
             inc = incident_store.get(db, incident_id)
@@ -40,6 +55,7 @@ def ack(store: Store, incident_id: int, by: str, comment: str, now: float) -> In
 
 def resolve(store: Store, incident_id: int, by: str, comment: str, now: float) -> Incident:
     """Resolve by hand. If the problem persists, the check's next state change opens a new incident."""
+    _known(incident_id, "incident")
     with store.transaction() as db:
         inc = incident_store.get(db, incident_id)
         if inc is None:
@@ -123,14 +139,24 @@ def remove_downtime(store: Store, downtime_id: int, now: float) -> None:
 
 
 def _check_span(what: str, starts_at: float, ends_at: float, now: float) -> None:
+    """The last guard before a row is written, whoever asked (API, CLI, MQTT): every later read
+    must be able to render the row, so both times are finite and within timespec's range."""
+    for name, t in (("starts_at", starts_at), ("ends_at", ends_at)):
+        try:
+            timespec.check_instant(t)
+        except ValueError as exc:
+            raise ActionError(f"{name}: {exc}") from None
     if ends_at <= starts_at:
         raise ActionError(f"a {what} must end after it starts")
     if ends_at <= now:
         raise ActionError(f"that {what} would already be over")
+    if ends_at - starts_at > timespec.MAX_SPAN:
+        raise ActionError(f"a {what} may last at most 366 days")
 
 
 def _end(store: Store, table: str, what: str, row_id: int, now: float) -> None:
     """End a silence or downtime now (table is one of ours, never user input)."""
+    _known(row_id, f"active {what}")
     with store.transaction() as db:
         cur = db.execute(
             f"UPDATE {table} SET removed_at = ? WHERE id = ? AND removed_at IS NULL", (now, row_id)

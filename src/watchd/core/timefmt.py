@@ -10,6 +10,8 @@ import datetime as dt
 import functools
 from zoneinfo import ZoneInfo
 
+from watchd.core import timespec
+
 
 @functools.lru_cache(maxsize=64)
 def zone(name: str) -> ZoneInfo:
@@ -24,6 +26,7 @@ def abbreviation(t: float, name: str) -> str:
 
 def local(t: float | None, name: str, none: str = "-", seconds: bool = False) -> str:
     """`2026-11-24 14:05 CET` in zone `name`; `none` for no time."""
+    t = timespec.renderable(t)  # a row an older version stored may hold a time past year 9999
     if t is None:
         return none
     clock = "%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M"

@@ -180,6 +180,8 @@ def month_period(month: str, timezone: str) -> tuple[float, float]:
         first = dt.date(year, mon, 1)
     except ValueError:
         raise ValueError(f"expected a month like 2026-11, not {month!r}") from None
+    if not 2000 <= year <= 2099:  # timespec's range; 9999-12 would end in a year no date can hold
+        raise ValueError(f"expected a month between 2000-01 and 2099-12, not {month!r}")
     zone = ZoneInfo(timezone)
     days = calendar.monthrange(year, mon)[1]
     nxt = first + dt.timedelta(days=days)
