@@ -8,11 +8,11 @@ r.finish()   # any key not read is reported as unknown
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Collection
 from typing import Any, TypeVar
 
 from watchd.configkit.yamlfile import LineDict
+from watchd.core import timespec
 from watchd.core.errors import Problem
 from watchd.core.model import State
 
@@ -100,13 +100,6 @@ class Reader:
 
 # -- converters: raise ValueError with a message that reads well after "key.path: " -------------------
 
-_DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m|h|d|w)?\s*$")
-_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
-# Every duration and interval is bounded: a year (and a day) is longer than any sensible interval, timeout
-# or horizon, and far below what asyncio, datetime and SQLite can represent.
-MAX_DURATION = 366 * 86400.0
-
-
 def kind(value: Any) -> str:
     """What a YAML value is, in the words of the config reference."""
     if isinstance(value, dict):
@@ -128,26 +121,9 @@ def shown(value: Any, limit: int = 40) -> str:
 
 
 def duration(value: Any) -> float:
-    """Seconds from a number or a string like "30s", "5m", "2h", "1d": positive, finite, at most 366d."""
-    if isinstance(value, bool):
-        raise ValueError(f"expected a duration like 30s, 5m or 1h, not {value!r}")
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError(f"must be a finite duration, not {value!r}")
-    if isinstance(value, int | float):
-        try:
-            seconds = float(value)
-        except OverflowError:  # an int with hundreds of digits
-            seconds = math.inf
-    else:
-        m = _DURATION.match(str(value))
-        if not m:
-            raise ValueError(f"expected a duration like 30s, 5m or 1h, not {shown(value)}")
-        seconds = float(m.group(1)) * _UNITS[m.group(2)]  # float() of digits gives inf, never raises
-    if seconds <= 0:
-        raise ValueError(f"must be positive, not {shown(value)}")
-    if seconds > MAX_DURATION:
-        raise ValueError(f"must be at most 366d, not {shown(value)}")
-    return seconds
+    """Seconds from a number or a string like "30s", "5m", "2h", "1d": positive, finite, at most 366
+    days. The grammar and bounds are core.timespec's, the same for config, API, CLI and MQTT."""
+    return timespec.span(value)
 
 
 def positive_int(value: Any) -> int:

@@ -84,7 +84,10 @@ def span(value: Any) -> float:
         if not m:
             shown = value if len(value) <= _MAX_TEXT else value[:_MAX_TEXT] + "..."
             raise ValueError(f"expected a duration like {EXAMPLE_SPAN}, not {shown!r}")
-        return check_span(float(m.group(1)) * _UNITS[m.group(3)])
+        seconds = float(m.group(1)) * _UNITS[m.group(3)]
+        if seconds > MAX_SPAN:  # say it in the words given, not in seconds
+            raise ValueError(f"must be at most 366 days, not {value.strip()!r}")
+        return check_span(seconds)
     return check_span(value)
 
 
