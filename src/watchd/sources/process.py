@@ -1,8 +1,11 @@
 """Run one external program without a shell, bounded in time and output.
 
-The lean path: `os.posix_spawn` (vfork+exec in glibc), a pidfd and two pipes watched by the event
-loop. asyncio's subprocess transports cost several times more daemon CPU per spawn
-(bench/plugin_throughput.py --spawn asyncio measures both).
+The lean path: `os.posix_spawn` (vfork+exec in glibc) and a pidfd watched by the event loop. The
+two pipes are only watched once a plugin has run for WATCH_PIPES_AFTER: a plugin that finishes
+sooner (most do) left its output in the pipe buffers, which are read once it has exited, so its run
+costs one fd registration instead of three. A plugin that writes more than a pipe holds blocks until
+then and is read from that moment on. asyncio's subprocess transports cost several times more
+daemon CPU per spawn (bench/plugin_throughput.py --spawn asyncio measures both).
 
 The child gets its own process group, and watchd is the child subreaper (sources/reaper.py), so a
 timeout kills the plugin *and* everything it started, even what left the group or the session; so does
@@ -29,6 +32,8 @@ from watchd.sources.reaper import RUN_ENV, Target
 # Python ignores these at start-up; ignored signals survive exec, so reset them for the child.
 _RESET_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ)
 _READ_CHUNK = 65536
+# A plugin still running after this long has its pipes read as it writes (before: when it exits).
+WATCH_PIPES_AFTER = 0.05
 # After the plugin itself exits, how long what it left behind may hold our pipes open.
 DRAIN_AFTER_EXIT = 1.0
 STDERR_LIMIT = 8192
@@ -70,7 +75,15 @@ class _Run:
     """
 
     def __init__(
-        self, loop: asyncio.AbstractEventLoop, pid: int, run_id: str, out_fd: int, err_fd: int, limit: int
+        self,
+        loop: asyncio.AbstractEventLoop,
+        pid: int,
+        run_id: str,
+        out_fd: int,
+        err_fd: int,
+        limit: int,
+        timeout: float,
+        kill_grace: float,
     ) -> None:
         self.loop = loop
         self.pid = pid
@@ -90,11 +103,35 @@ class _Run:
         self.signalled = False
         self.found_dead: set[int] = set()  # zombies before any signal: reaped, not reported as killed
         self.done: asyncio.Future[None] = loop.create_future()
-        self._timers: list[asyncio.TimerHandle] = []
+        self.watching = False  # the pipes are registered with the loop
+        self.kill_grace = kill_grace
         self.pidfd = os.pidfd_open(pid)
-        loop.add_reader(out_fd, self._read, out_fd)
-        loop.add_reader(err_fd, self._read, err_fd)
         loop.add_reader(self.pidfd, self._exited)
+        # One timer: first it starts watching the pipes, then it becomes the timeout.
+        early = min(WATCH_PIPES_AFTER, timeout)
+        self._timers: list[asyncio.TimerHandle] = [loop.call_later(early, self._running_on, timeout - early)]
+
+    def _running_on(self, left: float) -> None:
+        self._watch_pipes()
+        self._timers.append(self.loop.call_later(left, self.timeout, self.kill_grace))
+
+    def _watch_pipes(self) -> None:
+        if not self.watching:
+            self.watching = True
+            for fd in self.open_fds:
+                self.loop.add_reader(fd, self._read, fd)
+
+    def _drain(self) -> None:
+        """Read what the pipes hold now; close those at EOF."""
+        for fd in list(self.open_fds):
+            try:
+                while chunk := os.read(fd, _READ_CHUNK):
+                    self._take(fd, chunk)
+            except BlockingIOError:  # a writer is still there (something the plugin started)
+                continue
+            except OSError:
+                pass
+            self._close(fd)
 
     def _read(self, fd: int) -> None:
         try:
@@ -120,7 +157,8 @@ class _Run:
     def _close(self, fd: int) -> None:
         if fd in self.open_fds:
             self.open_fds.discard(fd)
-            self.loop.remove_reader(fd)
+            if self.watching:
+                self.loop.remove_reader(fd)
             os.close(fd)
             self._check_done()
 
@@ -132,7 +170,9 @@ class _Run:
             _, self.status = os.waitpid(self.pid, 0)
         except ChildProcessError:  # reaped by someone else: exit status unknown
             self.status = -1
-        if self.open_fds:
+        self._drain()
+        if self.open_fds:  # what the plugin started still holds a pipe: read it as it comes
+            self._watch_pipes()
             self._timers.append(self.loop.call_later(DRAIN_AFTER_EXIT, self._kill_leftovers))
         self._check_done()
 
@@ -164,12 +204,8 @@ class _Run:
         if not self.timed_out:
             self.held = True
         self.kill_all(signal.SIGKILL)
-        for fd in list(self.open_fds):
-            try:
-                while chunk := os.read(fd, _READ_CHUNK):
-                    self._take(fd, chunk)
-            except OSError:  # BlockingIOError: nothing more is buffered
-                pass
+        self._drain()
+        for fd in list(self.open_fds):  # still held: stop waiting for it
             self._close(fd)
 
     def timeout(self, kill_grace: float) -> None:
@@ -179,10 +215,13 @@ class _Run:
         # If even SIGKILL leaves the pipes held (an unkillable grandchild), stop waiting for them.
         self._timers.append(self.loop.call_later(kill_grace + DRAIN_AFTER_EXIT, self._kill_leftovers))
 
+    def cancel_timers(self) -> None:
+        for t in self._timers:
+            t.cancel()
+
     def _check_done(self) -> None:
         if self.status is not None and not self.open_fds and not self.done.done():
-            for t in self._timers:
-                t.cancel()
+            self.cancel_timers()
             if self.timed_out or self.held:
                 self.kill_all(signal.SIGKILL)  # whatever survived SIGTERM, or escaped since
             elif _group_alive(self.pid):
@@ -300,17 +339,17 @@ async def run_process(
 
     reaper.RUNS[run_id] = pid
     try:
-        run = _Run(loop, pid, run_id, out_r, err_r, output_limit)
-        handle = loop.call_later(timeout, run.timeout, kill_grace)
+        run = _Run(loop, pid, run_id, out_r, err_r, output_limit, timeout, kill_grace)
         try:
             await run.done
         except asyncio.CancelledError:
             # Shutting down: kill it all; the loop callbacks still reap the plugin and close the pipes.
             run.kill_all(signal.SIGKILL)
+            run._watch_pipes()
             reaper.watch(run.targets.values())
             raise
         finally:
-            handle.cancel()
+            run.cancel_timers()
         killed, not_killed = await run.settle() if run.targets or run.refused else ((), ())
     finally:
         del reaper.RUNS[run_id]
