@@ -1,4 +1,5 @@
-"""LogStage: every result at debug, every state change at info (problems at warning)."""
+"""LogStage: every result at debug (not even built unless debug is on: this is the hot path), every
+state change at info (problems at warning)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import structlog
 
 from watchd.core.model import ChangeKind
 from watchd.pipeline import Batch
+from watchd.runtime.logs import debug_enabled
 
 log = structlog.get_logger("watchd.checks")
 
@@ -14,16 +16,18 @@ _PROBLEMS = {ChangeKind.HARD_PROBLEM, ChangeKind.HARD_CHANGE, ChangeKind.FLAPPIN
 
 class LogStage:
     async def exec(self, batch: Batch) -> Batch:
+        debug = debug_enabled()
         for event in batch.events:
             r = event.result
-            log.debug(
-                "check result",
-                check=r.check,
-                state=r.state.name,
-                summary=r.summary,
-                duration_s=round(r.duration_s, 4),
-                reason=r.reason,
-            )
+            if debug:
+                log.debug(
+                    "check result",
+                    check=r.check,
+                    state=r.state.name,
+                    summary=r.summary,
+                    duration_s=round(r.duration_s, 4),
+                    reason=r.reason,
+                )
             for change in event.changes:
                 method = log.warning if change.kind in _PROBLEMS and change.state.is_problem else log.info
                 method(

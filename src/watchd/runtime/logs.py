@@ -10,7 +10,17 @@ import structlog
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 
 
+_debug = False
+
+
+def debug_enabled() -> bool:
+    """Whether debug lines are written: hot paths skip building them otherwise."""
+    return _debug
+
+
 def configure(level: str = "info", fmt: str = "auto", stream: object = None) -> None:
+    global _debug
+    _debug = _LEVELS[level] <= logging.DEBUG
     out = stream or sys.stderr
     use_json = fmt == "json" or (fmt == "auto" and not getattr(out, "isatty", lambda: False)())
     renderer: structlog.typing.Processor = (

@@ -25,6 +25,7 @@ import signal
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 from watchd.sources import reaper
 from watchd.sources.reaper import RUN_ENV, Target
@@ -34,6 +35,8 @@ _RESET_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ)
 _READ_CHUNK = 65536
 # A plugin still running after this long has its pipes read as it writes (before: when it exits).
 WATCH_PIPES_AFTER = 0.05
+# How often running plugins are looked at (pipes, timeouts): a timeout fires at most this much late.
+TICK = 0.05
 # After the plugin itself exits, how long what it left behind may hold our pipes open.
 DRAIN_AFTER_EXIT = 1.0
 STDERR_LIMIT = 8192
@@ -105,15 +108,20 @@ class _Run:
         self.done: asyncio.Future[None] = loop.create_future()
         self.watching = False  # the pipes are registered with the loop
         self.kill_grace = kill_grace
+        now = loop.time()
+        self.watch_at = now + min(WATCH_PIPES_AFTER, timeout)
+        self.deadline = now + timeout
+        self._timers: list[asyncio.TimerHandle] = []
         self.pidfd = os.pidfd_open(pid)
         loop.add_reader(self.pidfd, self._exited)
-        # One timer: first it starts watching the pipes, then it becomes the timeout.
-        early = min(WATCH_PIPES_AFTER, timeout)
-        self._timers: list[asyncio.TimerHandle] = [loop.call_later(early, self._running_on, timeout - early)]
+        _Ticker.of(loop).add(self)
 
-    def _running_on(self, left: float) -> None:
-        self._watch_pipes()
-        self._timers.append(self.loop.call_later(left, self.timeout, self.kill_grace))
+    def tick(self, now: float) -> None:
+        """Called every TICK while the run lasts: start reading the pipes, or time out."""
+        if not self.watching and now >= self.watch_at:
+            self._watch_pipes()
+        if not self.timed_out and now >= self.deadline:
+            self.timeout(self.kill_grace)
 
     def _watch_pipes(self) -> None:
         if not self.watching:
@@ -216,6 +224,7 @@ class _Run:
         self._timers.append(self.loop.call_later(kill_grace + DRAIN_AFTER_EXIT, self._kill_leftovers))
 
     def cancel_timers(self) -> None:
+        _Ticker.of(self.loop).discard(self)
         for t in self._timers:
             t.cancel()
 
@@ -260,6 +269,43 @@ class _Run:
         if self.refused is not None:
             not_killed.insert(0, f"{PLUGIN_ITSELF} ({self.refused.strerror})")
         return tuple(killed), tuple(not_killed)
+
+
+class _Ticker:
+    """One timer per loop for all running plugins (instead of one or two per run): every TICK it
+    lets each run start reading its pipes or time out. Armed only while runs are in flight."""
+
+    _by_loop: ClassVar[dict[asyncio.AbstractEventLoop, _Ticker]] = {}
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.runs: dict[_Run, None] = {}  # insertion-ordered set
+        self.handle: asyncio.TimerHandle | None = None
+
+    @classmethod
+    def of(cls, loop: asyncio.AbstractEventLoop) -> _Ticker:
+        ticker = cls._by_loop.get(loop)
+        if ticker is None:
+            for old in [lp for lp in cls._by_loop if lp.is_closed()]:
+                del cls._by_loop[old]
+            ticker = cls._by_loop[loop] = cls(loop)
+        return ticker
+
+    def add(self, run: _Run) -> None:
+        self.runs[run] = None
+        if self.handle is None:
+            self.handle = self.loop.call_later(TICK, self._tick)
+
+    def discard(self, run: _Run) -> None:
+        self.runs.pop(run, None)
+
+    def _tick(self) -> None:
+        self.handle = None
+        now = self.loop.time()
+        for run in list(self.runs):
+            run.tick(now)
+        if self.runs:
+            self.handle = self.loop.call_later(TICK, self._tick)
 
 
 def _resolve(f: asyncio.Future[None]) -> None:
