@@ -372,11 +372,26 @@ def wait_quiet(limit: float, busy_pct: float = 15.0) -> None:
     print("# machine still busy; running anyway", file=sys.stderr, flush=True)
 
 
+def runtime_python(venv: str | None) -> str:
+    """The interpreter the children run: this one, or that of a venv holding watchd and its runtime
+    dependencies only (made on first use), so that RSS and import costs are those of a user's
+    install and not of the test extras (schemathesis pulls in rich, playwright greenlet...)."""
+    if not venv:
+        return sys.executable
+    python = os.path.join(venv, "bin", "python")
+    if not os.path.exists(python):
+        repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        print(f"# making the runtime venv {venv} (pip install {repo})", file=sys.stderr, flush=True)
+        subprocess.run([sys.executable, "-m", "venv", venv], check=True)
+        subprocess.run([python, "-m", "pip", "install", "-q", repo], check=True)
+    return python
+
+
 def run_child(rate: float, spawn: str, args: argparse.Namespace) -> dict[str, Any]:
     if args.wait_quiet:
         wait_quiet(args.wait_quiet)
     cmd = [
-        sys.executable,
+        runtime_python(args.runtime_venv),
         os.path.abspath(__file__),
         "--child",
         f"--rate={rate:g}",
@@ -521,6 +536,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="before each run, wait up to S seconds for the machine to be idle (shared machines)",
     )
     p.add_argument("--json", metavar="FILE", help="also write every run's figures to FILE")
+    p.add_argument(
+        "--runtime-venv",
+        metavar="DIR",
+        help="run watchd from a venv with its runtime dependencies only (made if missing; re-make it"
+        " after changing the code), as a user's install is",
+    )
     p.add_argument(
         "--peer",
         choices=("nagios4",),

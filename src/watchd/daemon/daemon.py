@@ -6,7 +6,6 @@ Embeddable: tests run `Daemon(config).start()` / `.reload()` / `.stop()` in-proc
 from __future__ import annotations
 
 import asyncio
-import datetime
 import random
 import signal
 import sys
@@ -14,7 +13,6 @@ from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from watchd import __version__
 from watchd import config as config_mod
@@ -25,6 +23,7 @@ from watchd.core.model import CheckResult, CheckStatus, State
 from watchd.daemon.channels import build_channels, close_channels
 from watchd.daemon.commands import DaemonCommands
 from watchd.daemon.followup import FollowUp, FollowUpDeps
+from watchd.daemon.jobs import FollowUpJobs
 from watchd.daemon.routing import INTERNAL_PREFIX, Routing, is_unconfigured_check
 from watchd.daemon.scheduler import Job, Scheduler, initial_offset
 from watchd.delivery.outbox import Deliverer, backlog
@@ -60,7 +59,7 @@ class Daemon:
         self.icinga2: Icinga2Forwarder | None = None
         self.api: ApiServer | None = None
         self.followup: FollowUp | None = None
-        self.jobs: AsyncIOScheduler | None = None
+        self.jobs: FollowUpJobs | None = None
         self.notifier = Notifier.from_env()
         self.results = 0
         self.run_id = 0
@@ -99,11 +98,7 @@ class Daemon:
                 lambda: self.parts.deliverer.channels if self.parts else {},
             )
         )  # fmt: skip
-        self.jobs = AsyncIOScheduler(timezone="UTC")
-        self.jobs.add_job(
-            self.followup.tick, "interval", seconds=self.config.scheduler.followup_interval,
-            next_run_time=datetime.datetime.now(datetime.UTC), max_instances=1, coalesce=True, id="followup",
-        )  # fmt: skip
+        self.jobs = FollowUpJobs(self.followup.tick, lambda: self.config, self.clock)
         self.jobs.start()
         loop = asyncio.get_running_loop()
         self.scheduler.start(jobs_for(self.config), self._resume_times(loop.time()))
@@ -130,7 +125,7 @@ class Daemon:
         log.info("stopping", running=self.scheduler.running)
         await self.scheduler.stop(self.config.scheduler.shutdown_grace)
         if self.jobs is not None:
-            self.jobs.shutdown(wait=False)
+            await self.jobs.stop()
         for task in (self._flusher, self._watchdog):
             if task is not None:
                 task.cancel()

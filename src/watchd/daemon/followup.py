@@ -1,4 +1,4 @@
-"""FollowUp: what happens to incidents because time passes. Run by APScheduler every `tick` seconds
+"""FollowUp: what happens to incidents because time passes. Run by daemon/jobs.py every interval
 and once at start, so that a deadline that passed while the daemon was down is acted on (once).
 
     changes people made in ticket systems   -> acks, notes, manual resolves (two-way, polled or pushed)

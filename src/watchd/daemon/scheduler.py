@@ -4,7 +4,7 @@ interval while a problem is soft, no overlapping runs of one check, and a global
 The hot path is one heap of due times served by a single loop timer on a GRANULE grid, rather than
 a timer per check or APScheduler: one wake-up starts every check due in the same 10 ms, so a busy
 daemon pays the loop's per-iteration cost once per grain instead of once per check
-(bench/plugin_throughput.py measures it). APScheduler carries the follow-up pass.
+(bench/plugin_throughput.py measures it). daemon/jobs.py runs the follow-up pass.
 """
 
 from __future__ import annotations
