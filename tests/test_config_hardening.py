@@ -105,7 +105,7 @@ async def test_sighup_reload_of_a_negative_range_is_rejected(tmp_path: Path) -> 
         ("    command: [/bin/true]\n    interval: .inf", "checks.a.interval: must be a finite number"),
         ("    command: [/bin/true]\n    retry_interval: 1.0e+400", "must be a finite number"),
         ("    command: [/bin/true]\n    timeout: 367d",
-         "checks.a.timeout: must be at most 366 days, not '367d'"),  # fmt: skip
+         "checks.a.timeout: must be at most 366 days, not '367d'"),
         (f"{TRUE}\n    flap_low: {'9' * 400}", "checks.a.flap_low: expected a finite number"),
         (f"{TRUE}\n    interval: {'9' * 5000}", ":4: <top>: invalid YAML: integer too long"),
         ("    interval: 5m", ":3: checks.a.command: is required"),  # the line of the check
