@@ -5,18 +5,26 @@ topics, payloads, buffer, fleet (liveness and election) and commands (verificati
 turns the pipeline's batches into messages. May import `core`, `configkit` and `pipeline`.
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from watchd.bus.commands import CommandHandler
 from watchd.bus.config import MqttConfig, read_mqtt
+
+if TYPE_CHECKING:
+    from watchd.bus.bus import Bus, BusStats
+    from watchd.bus.commands import CommandHandler
 
 __all__ = ["Bus", "BusStats", "CommandHandler", "MqttConfig", "read_mqtt"]
 
 
 def __getattr__(name: str) -> Any:
-    """`Bus` and `BusStats` load aiomqtt: only when asked for, so reading config stays light."""
+    """`Bus` and `BusStats` load aiomqtt, `CommandHandler` hmac and json: only when asked for, so
+    reading a config without `mqtt:` stays light."""
     if name in ("Bus", "BusStats"):
         from watchd.bus import bus
 
         return getattr(bus, name)
+    if name == "CommandHandler":
+        from watchd.bus import commands
+
+        return commands.CommandHandler
     raise AttributeError(name)

@@ -9,13 +9,6 @@ import structlog
 from watchd.config import Config
 from watchd.config.incidents import build_backend
 from watchd.core.clock import Clock
-from watchd.delivery.notify.channel import (
-    MqttTransport,
-    NotifyChannel,
-    Transport,
-    WebhookTransport,
-    email_transport,
-)
 from watchd.delivery.outbox import Deliverable
 from watchd.delivery.tickets.builtin import BuiltinBackend
 from watchd.delivery.tickets.channel import TicketChannel
@@ -31,6 +24,24 @@ def build_channels(
     for name, spec in config.tickets.backends.items():
         if name != "builtin":
             channels[f"ticket:{name}"] = TicketChannel(build_backend(spec.type, spec.params))
+    if config.contacts:
+        channels.update(_contact_channels(config, store, clock, bus))
+    return channels
+
+
+def _contact_channels(
+    config: Config, store: Store, clock: Clock, bus: Callable[[], object]
+) -> dict[str, Deliverable]:
+    # Notifiers (templates, mail, webhooks) load only for a config with contacts.
+    from watchd.delivery.notify.channel import (
+        MqttTransport,
+        NotifyChannel,
+        Transport,
+        WebhookTransport,
+        email_transport,
+    )
+
+    channels: dict[str, Deliverable] = {}
     n = config.notify
     for name, contact in config.contacts.items():
         transports: dict[str, Transport] = {}

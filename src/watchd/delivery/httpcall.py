@@ -5,7 +5,6 @@ shared way to turn a non-2xx answer into a DeliveryError that carries the server
 
 from __future__ import annotations
 
-import email.utils
 import json as json_module
 import time
 from dataclasses import dataclass, field
@@ -36,6 +35,8 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     if value.isdigit():
         return min(float(value), MAX_RETRY_AFTER)
     try:
+        import email.utils  # an HTTP date in Retry-After is rare
+
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
         return None

@@ -4,14 +4,15 @@ retry-or-fail. Shared by the email ticket backend and the email notifier; runs i
 from __future__ import annotations
 
 import asyncio
-import smtplib
-import ssl
+import ssl  # asyncio has loaded it already
 from collections.abc import Sequence
 from dataclasses import dataclass
-from email.message import EmailMessage
-from email.utils import parseaddr
+from typing import TYPE_CHECKING
 
 from watchd.core.errors import DeliveryError
+
+if TYPE_CHECKING:
+    from email.message import EmailMessage
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +48,9 @@ def _tls(s: SmtpSettings) -> ssl.SSLContext:
 
 
 def _send(s: SmtpSettings, msg: EmailMessage, sender: str, to: Sequence[str]) -> dict[str, tuple[int, bytes]]:
+    import smtplib  # loaded with the first mail: a daemon that never mails never pays for it
+    from email.utils import parseaddr
+
     where = f"SMTP {s.host}:{s.effective_port}"
     try:
         smtp: smtplib.SMTP

@@ -11,9 +11,6 @@ import json
 import sqlite3
 import time
 from collections.abc import Awaitable, Callable
-from email.message import EmailMessage
-from email.policy import SMTP as SMTP_POLICY
-from email.utils import formatdate
 from typing import Any
 
 from watchd.core.errors import DeliveryError, http_status_retryable
@@ -84,6 +81,10 @@ class NotifyChannel:
 
 def email_transport(settings: mail.SmtpSettings, sender: str, to: tuple[str, ...], domain: str) -> Transport:
     async def send(msg: Message, event: str, facts: dict[str, Any], op_id: int) -> None:
+        from email.message import EmailMessage  # loaded with the first mail
+        from email.policy import SMTP as SMTP_POLICY
+        from email.utils import formatdate
+
         m = EmailMessage(policy=SMTP_POLICY)
         m["From"] = sender
         m["To"] = ", ".join(to)
