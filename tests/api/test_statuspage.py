@@ -8,7 +8,8 @@ import time
 import pytest
 from apihelpers import Env, api_config, seed_history
 
-from watchd.api.statuspage import current_state, level, percent_text
+from watchd.api.serviceview import current_state, level
+from watchd.api.statuspage import percent_text
 from watchd.config.api import ServiceConfig
 from watchd.core.clock import FakeClock
 from watchd.core.model import CheckStatus, State, StateType

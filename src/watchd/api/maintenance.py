@@ -32,7 +32,7 @@ from watchd.api.schemas import (
     obj,
     path_param,
 )
-from watchd.api.statuspage import UPCOMING_DAYS
+from watchd.api.serviceview import UPCOMING_DAYS
 from watchd.control import actions
 from watchd.reports import availability as av
 from watchd.store import Store

@@ -1,5 +1,6 @@
 """The schemas of the OpenAPI document: one constant per payload shape, plus the small builders
-the route modules use to describe their parameters and answers (see `app.operation`)."""
+the route modules use to describe their parameters and answers (see `app.operation`). Data only,
+hence its length."""
 
 from __future__ import annotations
 

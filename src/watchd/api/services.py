@@ -7,7 +7,7 @@ import re
 
 from aiohttp import web
 
-from watchd.api import statuspage
+from watchd.api import serviceview
 from watchd.api.app import ApiError, api_of, json_response, operation, query_value
 from watchd.api.schemas import STR, err, json_body, obj, path_param, query, ref
 from watchd.reports import availability as av
@@ -23,8 +23,8 @@ MONTH_PATTERN = r"^[0-9]{4}-[0-9]{2}$"  # then month_period checks the month and
 )  # fmt: skip
 async def list_services(request: web.Request) -> web.Response:
     api = api_of(request)
-    views = statuspage.overview(api, api.now(), days=0)
-    return json_response({"services": [statuspage.view_dict(v, days=False) for v in views]})
+    views = serviceview.overview(api, api.now(), days=0)
+    return json_response({"services": [serviceview.view_dict(v, days=False) for v in views]})
 
 
 @routes.get("/api/v1/services/{name}")
@@ -38,8 +38,8 @@ async def get_service(request: web.Request) -> web.Response:
     name = request.match_info["name"]
     if name not in av.services_of(api.config, api.daemon.config.checks):
         raise ApiError(404, f"no service {name!r}")
-    [view] = statuspage.overview(api, api.now(), only=name)
-    return json_response(statuspage.view_dict(view, days=True))
+    [view] = serviceview.overview(api, api.now(), only=name)
+    return json_response(serviceview.view_dict(view, days=True))
 
 
 @routes.get("/api/v1/sla/report")

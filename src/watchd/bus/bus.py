@@ -11,6 +11,9 @@ heartbeats and submits `fleet.<peer>` results; with a command secret it takes si
 Tasks: the connection (connect, session, backoff), inside a session a reader, a sender draining the
 buffer and the heartbeat; outside it, the fleet timer and one submitter that feeds fleet results to
 the daemon in order. The pipeline side only ever touches the buffer.
+
+About 400 lines: the tasks share one connection's lifetime and the buffer, and read best together;
+the pure parts (topics, payloads, buffer, fleet, commands) are modules of their own.
 """
 
 from __future__ import annotations

@@ -20,6 +20,9 @@ above target) or **at risk** (below target so far, budget not spent yet).
 
 A service is a group of checks: it is down while any member is down outside that member's own
 maintenance, and excluded only while every member is in maintenance (or a window covers the service).
+
+About 410 lines of one arithmetic (intervals, accounting, verdicts, targets) that the tests check as
+a whole; the store reads live in reports/availability.py.
 """
 
 from __future__ import annotations

@@ -9,6 +9,9 @@
 
 Downtime scopes: `host` covers every check (one daemon per host), `check` a check name and `tag` a
 tag (exact names, as the suppression policy matches them).
+
+About 410 lines: every store read behind a report, and the report's one shape; the renderings are in
+formats.py, the arithmetic in core/sla.py.
 """
 
 from __future__ import annotations

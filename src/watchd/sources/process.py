@@ -12,6 +12,9 @@ timeout kills the plugin *and* everything it started, even what left the group o
 a plugin that exits leaving processes behind. The hot path, a plugin that exits with nothing left,
 costs one `killpg(pgid, 0)` more; orphans that left the group are found by a sweep every
 SWEEP_INTERVAL seconds.
+
+About 430 lines: one run's life (spawn, pipes, exit, timeout, leftovers) is one state machine driven
+by loop callbacks, and it is read as one; finding and killing what escaped is in reaper.py.
 """
 
 from __future__ import annotations
