@@ -21,7 +21,8 @@ Before the first delivery the backend reads the queue once and fails permanently
 configured custom fields is not applied to it: without `WatchdKey` every retry would open a ticket.
 
 About 470 lines on purpose (two-way `changes` included): the search, the create, the guarded comment
-and the answer checks are one protocol, and a reader checking the exactly-once argument above wants them in one file.
+and the answer checks are one protocol, and a reader checking the exactly-once argument above wants
+them in one file.
 """
 
 from __future__ import annotations
