@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from watchd.migrate.icinga2_parse import (
+from watchd.migrate.icinga2_ast import (
     ArrayLit,
     Assign,
     Binary,

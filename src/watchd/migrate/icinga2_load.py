@@ -8,8 +8,10 @@ import os
 from dataclasses import dataclass, field
 
 from watchd.migrate.files import files_in, read_text, relative_to
+from watchd.migrate.icinga2_ast import ApplyDef, Const, Include, ObjectDef, Other
 from watchd.migrate.icinga2_eval import EvalError, Interp
-from watchd.migrate.icinga2_parse import ApplyDef, Const, Include, ObjectDef, Other, ParseError, parse
+from watchd.migrate.icinga2_lex import ParseError
+from watchd.migrate.icinga2_parse import parse
 from watchd.migrate.model import Finding, Origin
 
 ITL_DIR = "/usr/share/icinga2/include"

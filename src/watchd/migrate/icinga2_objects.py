@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from watchd.migrate.icinga2_ast import ApplyDef, ObjectDef, Where
 from watchd.migrate.icinga2_eval import EvalError, to_string, truthy
 from watchd.migrate.icinga2_load import Loaded
-from watchd.migrate.icinga2_parse import ApplyDef, ObjectDef, Where
 from watchd.migrate.model import Migration, Origin
 
 

@@ -1,292 +1,44 @@
-"""The Icinga 2 configuration language (the part configurations and the ITL use) -> a syntax tree. Pure.
+"""Icinga 2 configuration tokens -> a syntax tree (icinga2_ast). Pure.
 
-Lexer and a precedence-climbing parser after lib/config/config_lexer.ll and config_parser.yy of Icinga 2:
-comments (`//`, `#`, `/* */`), strings with escapes and `{{{raw}}}`, durations (`30s`, `5m`), `{{ }}`
-lambdas and `function () {}`, arrays, dictionaries (a block of assignments), `object`, `template`, `apply`
-(with `for` and `to`), `const`, `include`, `include_recursive`, `import`, `assign where`, `ignore where`,
-`var`, `if`/`else`, `for`, `return`. Newlines end nothing: as in Icinga, statements run until the next
-token cannot continue them. Errors raise `ParseError` with the line.
+A precedence-climbing parser after lib/config/config_parser.yy of Icinga 2, over icinga2_lex's tokens:
+`{{ }}` lambdas and `function () {}`, arrays, dictionaries (a block of assignments), `object`, `template`,
+`apply` (with `for` and `to`), `const`, `include`, `include_recursive`, `import`, `assign where`,
+`ignore where`, `var`, `if`/`else`, `for`, `return`. Newlines end nothing: as in Icinga, statements run
+until the next token cannot continue them. Errors raise `ParseError` with the line.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
 from typing import Any
 
-
-class ParseError(ValueError):
-    def __init__(self, message: str, line: int) -> None:
-        super().__init__(message)
-        self.line = line
-
-
-@dataclass(frozen=True, slots=True)
-class Tok:
-    kind: str  # str num id op angle lambda_open lambda_close eof
-    value: Any
-    line: int
-
-
-_DURATION = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
-_NUMBER = re.compile(r"\d+(?:\.\d+)?(ms|s|m|h|d)?(?![A-Za-z0-9_])")
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_OPS = sorted(
-    "=> == != <= >= && || += -= *= /= |= &= ^= << >> !in = + - * / % ! < > ( ) [ ] { } , ; . ~ & | ^ ? :".split(),  # noqa: SIM905, E501
-    key=len,
-    reverse=True,
-)
-_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "b": "\b", "f": "\f", "$": "\\$"}
-
-
-def tokenize(text: str) -> list[Tok]:
-    out: list[Tok] = []
-    i, line, n = 0, 1, len(text)
-    while i < n:
-        c = text[i]
-        if c == "\n":
-            line += 1
-            i += 1
-        elif c in " \t\r":
-            i += 1
-        elif c == "#" or text.startswith("//", i):
-            while i < n and text[i] != "\n":
-                i += 1
-        elif text.startswith("/*", i):
-            end = text.find("*/", i + 2)
-            if end < 0:
-                raise ParseError("unterminated /* comment", line)
-            line += text.count("\n", i, end)
-            i = end + 2
-        elif text.startswith("{{{", i):
-            end = text.find("}}}", i + 3)
-            if end < 0:
-                raise ParseError("unterminated {{{ string", line)
-            out.append(Tok("str", text[i + 3 : end], line))
-            line += text.count("\n", i, end)
-            i = end + 3
-        elif text.startswith("{{", i):
-            out.append(Tok("lambda_open", "{{", line))
-            i += 2
-        elif text.startswith("}}", i):
-            out.append(Tok("lambda_close", "}}", line))
-            i += 2
-        elif c == '"':
-            i, line = _string(text, i + 1, line, out)
-        elif c == "<" and out and out[-1].kind == "id" and out[-1].value in ("include", "include_recursive"):
-            end = text.find(">", i)
-            if end < 0:
-                raise ParseError("unterminated <...> include", line)
-            out.append(Tok("angle", text[i + 1 : end], line))
-            i = end + 1
-        elif c.isdigit():
-            m = _NUMBER.match(text, i)
-            if not m:
-                raise ParseError(f"bad number at {text[i : i + 10]!r}", line)
-            number = m.group(0)
-            unit = m.group(1)
-            value = float(number[: len(number) - len(unit)] if unit else number) * _DURATION.get(
-                unit or "s", 1
-            )
-            out.append(Tok("num", value, line))
-            i = m.end()
-        elif m := _IDENT.match(text, i):
-            out.append(Tok("id", m.group(0), line))
-            i = m.end()
-        else:
-            for op in _OPS:
-                if text.startswith(op, i):
-                    out.append(Tok("op", op, line))
-                    i += len(op)
-                    break
-            else:
-                raise ParseError(f"unexpected character {c!r}", line)
-    out.append(Tok("eof", None, line))
-    return out
-
-
-def _string(text: str, i: int, line: int, out: list[Tok]) -> tuple[int, int]:
-    start, buf = line, list[str]()
-    while i < len(text):
-        c = text[i]
-        if c == '"':
-            out.append(Tok("str", "".join(buf), start))
-            return i + 1, line
-        if c == "\\" and i + 1 < len(text):
-            buf.append(_ESCAPES.get(text[i + 1], "\\" + text[i + 1]))
-            i += 2
-            continue
-        if c == "\n":
-            line += 1
-        buf.append(c)
-        i += 1
-    raise ParseError("unterminated string", start)
-
-
-# -- syntax tree ----------------------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class Node:
-    line: int
-
-
-@dataclass(slots=True)
-class Lit(Node):
-    value: Any
-
-
-@dataclass(slots=True)
-class Name(Node):
-    id: str
-
-
-@dataclass(slots=True)
-class Member(Node):
-    obj: Node
-    name: str
-
-
-@dataclass(slots=True)
-class Index(Node):
-    obj: Node
-    key: Node
-
-
-@dataclass(slots=True)
-class Call(Node):
-    fn: Node
-    args: list[Node]
-
-
-@dataclass(slots=True)
-class Unary(Node):
-    op: str
-    x: Node
-
-
-@dataclass(slots=True)
-class Binary(Node):
-    op: str
-    a: Node
-    b: Node
-
-
-@dataclass(slots=True)
-class Ternary(Node):
-    cond: Node
-    a: Node
-    b: Node
-
-
-@dataclass(slots=True)
-class ArrayLit(Node):
-    items: list[Node]
-
-
-@dataclass(slots=True)
-class DictLit(Node):
-    body: list[Node]
-
-
-@dataclass(slots=True)
-class Lambda(Node):
-    params: list[str]
-    body: list[Node]
-
-
-@dataclass(slots=True)
-class Assign(Node):
-    target: Node
-    op: str
-    value: Node
-
-
-@dataclass(slots=True)
-class VarDecl(Node):
-    name: str
-    value: Node | None
-
-
-@dataclass(slots=True)
-class If(Node):
-    cond: Node
-    then: list[Node]
-    other: list[Node]
-
-
-@dataclass(slots=True)
-class Return(Node):
-    value: Node | None
-
-
-@dataclass(slots=True)
-class For(Node):
-    key: str
-    value: str | None
-    iterable: Node
-    body: list[Node]
-
-
-@dataclass(slots=True)
-class Import(Node):
-    name: Node
-
-
-@dataclass(slots=True)
-class Where(Node):
-    assign: bool  # assign where / ignore where
-    cond: Node
-
-
-@dataclass(slots=True)
-class ObjectDef(Node):
-    template: bool
-    type: str
-    name: Node
-    body: list[Node]
-
-
-@dataclass(slots=True)
-class ApplyDef(Node):
-    type: str
-    name: Node | None
-    target: str | None
-    for_key: str | None
-    for_value: str | None
-    for_iter: Node | None
-    body: list[Node]
-
-
-@dataclass(slots=True)
-class Const(Node):
-    name: str
-    value: Node
-
-
-@dataclass(slots=True)
-class Include(Node):
-    kind: str  # include include_recursive include_zones
-    path: str
-    angle: bool
-    pattern: str | None = None
-
-
-@dataclass(slots=True)
-class Other(Node):
-    """A top-level statement the importer does not evaluate (reported)."""
-
-    what: str
-    node: Node | None = None
-
-
-@dataclass(slots=True)
-class Program:
-    file: str
-    statements: list[Node] = field(default_factory=list)
-
-
-# -- parser ---------------------------------------------------------------------------------------------
+from watchd.migrate.icinga2_ast import (
+    ApplyDef,
+    ArrayLit,
+    Assign,
+    Binary,
+    Call,
+    Const,
+    DictLit,
+    For,
+    If,
+    Import,
+    Include,
+    Index,
+    Lambda,
+    Lit,
+    Member,
+    Name,
+    Node,
+    ObjectDef,
+    Other,
+    Program,
+    Return,
+    Ternary,
+    Unary,
+    VarDecl,
+    Where,
+)  # fmt: skip
+from watchd.migrate.icinga2_lex import ParseError, Tok, tokenize
 
 _BINARY = [
     {"||"},
