@@ -4,6 +4,9 @@ lambdas and the handful of built-in functions the ITL uses. Pure.
 Values are Python values: str, float, bool, None, list, dict (objects and `vars` are dicts), `Function`.
 Icinga's enum globals (`OK`, `Critical`, `PluginCheck`, ...) evaluate to `Symbol`. What needs the running
 Icinga (get_object(), resolve_arguments(), a check's last output) raises `Untranslatable`.
+
+About 410 lines: the interpreter, the operators and the values' methods are one language's semantics
+that call each other; the tree is icinga2_ast, the macros of a command line icinga2_argv.
 """
 
 from __future__ import annotations

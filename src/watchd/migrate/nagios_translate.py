@@ -4,6 +4,10 @@ Two ways to place checks (docs/migration.md): by default every host's services b
 watchd that reads the result, named `HOST:service`, with each host's address in a macro `HOST_ADDRESS`
 (watchd as the central poller Nagios was); with `host`, only that host's services, named `service`, with
 `$HOSTADDRESS$`/`$HOSTNAME$` left to watchd (the checks run on the host itself).
+
+About 530 lines: one pass whose steps (contacts, hosts, services, notifications, dependencies) share the
+Migration and the check names handed out so far, and read best together; the parts that stand alone
+(objects, macros, time periods, command lines) are modules of their own.
 """
 
 from __future__ import annotations
