@@ -117,11 +117,7 @@ class _Translation:
             self.contacts.add(name)
             self.m.count("User", "imported")
         for g in self.o.of("UserGroup"):
-            members = [
-                n
-                for n, u in self.o.of("User").items()
-                if g in (u.attrs.get("groups") or []) and n in self.contacts
-            ]
+            members = [n for n in self._group_members(g) if n in self.contacts]
             self.m.count("UserGroup", "imported" if members else "not translatable")
 
     def _group_members(self, g: str) -> list[str]:

@@ -144,7 +144,7 @@ class Objects:
     def applied(self, ad: ApplyDef, file: str, target: str) -> list[tuple[IObj, str | None, dict[str, Any]]]:
         """(host, service name or None, evaluated body) for a Notification/Dependency/Downtime rule."""
         out = []
-        targets: list[tuple[IObj, IObj | None]] = []
+        targets: list[tuple[IObj, IObj | None]]
         if target == "Host":
             targets = [(h, None) for h in self.of("Host").values()]
         else:
