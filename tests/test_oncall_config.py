@@ -188,9 +188,11 @@ def test_problems_name_the_key_path(tmp_path: Path) -> None:
                   start: 2026-11-30
                   restrict: [{days: mon-fry, start: "08:00", end: 18:00}, {start: "08:00"}]
                 - {members: [bob], start: 30. November, shift: night}
+                - {members: [bob], length: daily, start: "1999-12-31 09:00"}
               overrides:
                 - {member: dave, start: "2026-12-24 18:00", end: "2026-12-24 17:00"}
                 - {member: erin, start: "2026-12-24 18:00", end: "2026-12-25"}
+                - {member: dave, start: "2026-12-24 18:00", end: 2100-01-02}
             empty: {layers: []}
             nolayers: {overrides: []}
           policies:
@@ -223,8 +225,11 @@ def test_problems_name_the_key_path(tmp_path: Path) -> None:
         f"{layers}[8].start: expected a date like 2026-11-30 or a time like 2026-11-30 09:00,"
         " not '30. November'",
         f"{layers}[8].shift: unknown key",
+        f"{layers}[9].start: must be between 2000-01-01 and 2100-01-01 (UTC), not 1999-12-31T08:00:00Z",
         "oncall.rotations.r.overrides[0].end: must be after start",
         f"oncall.rotations.r.overrides[1].member: unknown contact 'erin' (configured: {CONTACTS})",
+        "oncall.rotations.r.overrides[2].end: must be between 2000-01-01 and 2100-01-01 (UTC),"
+        " not 2100-01-01T23:00:00Z",
         "oncall.rotations.empty.layers: a rotation needs a layer",
         "oncall.rotations.nolayers.layers: a rotation needs a layer",
         "oncall.policies.p.levels[0].page: unknown rotation 'rotation:tertiary'"

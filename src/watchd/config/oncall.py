@@ -43,6 +43,7 @@ from zoneinfo import ZoneInfo
 
 from watchd.configkit import reader as r
 from watchd.configkit.secrets import read_secret
+from watchd.core import timespec
 from watchd.core.businesshours import parse_days
 from watchd.core.oncall import (
     OVERRIDE,
@@ -221,6 +222,8 @@ def _layer(rd: r.Reader, i: int, contacts: tuple[str, ...], timezone: str) -> La
         start = begin if begin.tzinfo is not None else begin.replace(tzinfo=zone)
     else:
         start = dt.datetime.combine(begin, handoff or dt.time(0), tzinfo=zone)
+    if not _in_range(rd, "start", start.timestamp()):
+        return None
     return Layer(name, members, zone.key, start, days, seconds, restrictions)
 
 
@@ -291,10 +294,22 @@ def _override(rd: r.Reader, contacts: tuple[str, ...], timezone: str) -> Overrid
     if member is None or start is None or end is None:
         return None
     s, e = (_instant(v, zone) for v in (start, end))
+    if not (_in_range(rd, "start", s) and _in_range(rd, "end", e)):
+        return None
     if e <= s:
         rd.problem("end", "must be after start")
         return None
     return Override(member, s, e)
+
+
+def _in_range(rd: r.Reader, key: str, t: float) -> bool:
+    """Times within core.timespec's range, as everywhere else (and far from datetime's year 1 and 9999)."""
+    try:
+        timespec.check_instant(t)
+    except ValueError as exc:
+        rd.problem(key, str(exc))
+        return False
+    return True
 
 
 def _instant(value: dt.date | dt.datetime, zone: ZoneInfo) -> float:
