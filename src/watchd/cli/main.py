@@ -17,6 +17,7 @@ from watchd.cli import importer as cli_importer
 from watchd.cli import incidents as cli_incidents
 from watchd.cli import locate
 from watchd.cli import maintenance as cli_maintenance
+from watchd.cli import oncall as cli_oncall
 from watchd.cli import sla as cli_sla
 from watchd.cli.common import load_config, open_store
 from watchd.config import ConfigError
@@ -92,6 +93,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_incidents.add_parser(sub, with_config)
     cli_maintenance.add_parsers(sub, with_config)
     cli_sla.add_parser(sub, with_config)
+    cli_oncall.add_parser(sub, with_config)
     cli_importer.add_parser(sub)
     return p
 

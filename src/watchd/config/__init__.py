@@ -24,6 +24,7 @@ from watchd.config.icinga2 import read_icinga2
 from watchd.config.incidents import read_incidents, read_tickets
 from watchd.config.model import CheckConfig, Config, LogConfig, SchedulerConfig
 from watchd.config.notify import read_contacts, read_maintenance, read_notify
+from watchd.config.oncall import read_oncall
 from watchd.configkit import reader as r
 from watchd.configkit.yamlfile import LineDict, load_yaml
 from watchd.core.errors import ConfigError, Problem
@@ -191,6 +192,7 @@ def _build(doc: Any, path: str, problems: list[Problem]) -> Config | None:
     contacts = read_contacts(top.child("contacts"), zone)
     notify = read_notify(top.child("notify"), tuple(contacts), config_dir)
     maintenance = read_maintenance(top.child("maintenance"), tuple(contacts))
+    oncall = read_oncall(top.child("oncall"), tuple(contacts), config_dir, zone)
     if maintenance.calendar not in incidents.priority.calendars:
         top.problem("maintenance.calendar", f"unknown calendar {maintenance.calendar!r}")
     defaults = read_defaults(top.child("defaults"))
@@ -223,7 +225,7 @@ def _build(doc: Any, path: str, problems: list[Problem]) -> Config | None:
     return Config(
         host=host, data_dir=data_dir, plugin_dirs=plugin_dirs, log=log, scheduler=scheduler, checks=checks,
         incidents=incidents, tickets=tickets, contacts=contacts, notify=notify, maintenance=maintenance,
-        mqtt=mqtt, api=api, icinga2=icinga2, timezone=zone,
+        oncall=oncall, mqtt=mqtt, api=api, icinga2=icinga2, timezone=zone,
     )  # fmt: skip
 
 

@@ -10,6 +10,7 @@ from watchd.bus.config import MqttConfig
 from watchd.config.api import ApiConfig
 from watchd.config.incidents import IncidentsConfig, TicketsConfig
 from watchd.config.notify import MaintenanceConfig, NotifyConfig
+from watchd.config.oncall import OncallConfig
 from watchd.core.model import State
 from watchd.core.state import StatePolicy
 from watchd.delivery.icinga2.settings import Icinga2Settings
@@ -76,6 +77,7 @@ class Config:
     contacts: Mapping[str, Contact] = field(default_factory=dict)
     notify: NotifyConfig = field(default_factory=NotifyConfig)
     maintenance: MaintenanceConfig = field(default_factory=MaintenanceConfig)
+    oncall: OncallConfig = field(default_factory=OncallConfig)
     mqtt: MqttConfig | None = None
     api: ApiConfig = field(default_factory=ApiConfig)
     icinga2: Icinga2Settings | None = None
