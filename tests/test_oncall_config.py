@@ -254,9 +254,6 @@ def test_signing_key_problems(tmp_path: Path) -> None:
     [missing] = problems(tmp_path, "oncall: {token_key_file: nosuch.key}\n")
     assert missing.startswith("oncall.token_key_file: cannot read secret file ")
     assert "nosuch.key" in missing
-    assert problems(tmp_path, "oncall: {public_url: 'https://w.example.net'}\n") == [
-        "oncall.public_url: ack links need a signing key: give token_key_file or token_key_env"
-    ]
     assert problems(tmp_path, "oncall: {token_key_file: ack.key, token_key_env: ACK_KEY}\n") == [
         "oncall.token_key_file: give a _file or an _env secret, not both"
     ]

@@ -21,7 +21,18 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from watchd.api import checks, health, incidents, maintenance, metrics, openapi, services, statuspage, tickets
+from watchd.api import (
+    checks,
+    health,
+    incidents,
+    maintenance,
+    metrics,
+    openapi,
+    paging,
+    services,
+    statuspage,
+    tickets,
+)
 from watchd.api.app import API, TURN, Api, error_middleware, one_at_a_time
 from watchd.config.api import ApiConfig
 from watchd.core.clock import Clock
@@ -30,7 +41,7 @@ from watchd.reports.availability import WindowSource
 log = structlog.get_logger("watchd.api")
 
 MAX_BODY = 64 * 1024
-ROUTES = (health, checks, incidents, maintenance, services, metrics, statuspage, tickets, openapi)
+ROUTES = (health, checks, incidents, maintenance, services, metrics, statuspage, tickets, paging, openapi)
 
 
 class ApiServer:

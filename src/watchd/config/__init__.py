@@ -12,6 +12,7 @@ import contextlib
 import glob
 import os
 import socket
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -23,11 +24,12 @@ from watchd.config.checks import read_check, read_defaults
 from watchd.config.icinga2 import read_icinga2
 from watchd.config.incidents import read_incidents, read_tickets
 from watchd.config.model import CheckConfig, Config, LogConfig, SchedulerConfig
-from watchd.config.notify import read_contacts, read_maintenance, read_notify
+from watchd.config.notify import NotifyConfig, read_contacts, read_maintenance, read_notify
 from watchd.config.oncall import read_oncall
 from watchd.configkit import reader as r
 from watchd.configkit.yamlfile import LineDict, load_yaml
 from watchd.core.errors import ConfigError, Problem
+from watchd.delivery.notify.contacts import Contact
 from watchd.sources import BuildContext
 
 __all__ = ["CheckConfig", "Config", "ConfigError", "default_data_dir", "host_timezone", "load"]
@@ -189,8 +191,9 @@ def _build(doc: Any, path: str, problems: list[Problem]) -> Config | None:
 
     incidents = read_incidents(top.child("incidents"))
     tickets = read_tickets(top.child("tickets"))
-    contacts = read_contacts(top.child("contacts"), zone)
+    contacts = read_contacts(top.child("contacts"), zone, config_dir)
     notify = read_notify(top.child("notify"), tuple(contacts), config_dir)
+    _check_gateways(top.child("contacts"), contacts, notify)
     maintenance = read_maintenance(top.child("maintenance"), tuple(contacts))
     oncall = read_oncall(top.child("oncall"), tuple(contacts), config_dir, zone)
     if maintenance.calendar not in incidents.priority.calendars:
@@ -246,3 +249,17 @@ def _check_dependencies(rd: r.Reader, checks: dict[str, CheckConfig]) -> None:
                 continue
             seen.add(p)
             todo.extend(checks[p].depends_on)
+
+
+def _check_gateways(rd: r.Reader, contacts: Mapping[str, Contact], notify: NotifyConfig) -> None:
+    """A contact's sms/voice names a gateway of that kind in notify.gateways."""
+    for name, c in contacts.items():
+        for medium, gateway in (("sms", c.sms), ("voice", c.voice)):
+            if gateway is None:
+                continue
+            g = notify.gateways.get(gateway)
+            if g is None:
+                known = ", ".join(sorted(notify.gateways)) or "none"
+                rd.problem(f"{name}.{medium}", f"unknown gateway {gateway!r} (notify.gateways has {known})")
+            elif g.kind != medium:
+                rd.problem(f"{name}.{medium}", f"gateway {gateway!r} is for {g.kind}, not {medium}")

@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
+from watchd.config.paging import read_opsgenie, read_pagerduty
 from watchd.configkit import reader as r
 from watchd.configkit.secrets import read_secret
 from watchd.core.businesshours import parse_days
 from watchd.core.cron import CronSpec
 from watchd.core.escalation import Level
 from watchd.core.maintenance import RecurringWindow, Scope
+from watchd.core.paging import Digest, QuietHours
 from watchd.core.priority import PRIORITIES
 from watchd.delivery.notify.contacts import Contact
 from watchd.delivery.notify.messages import LANGUAGES
 from watchd.delivery.notify.shapes import FORMATS
 from watchd.delivery.smtp import SmtpSettings
+
+if TYPE_CHECKING:
+    from watchd.delivery.paging.gateway import GatewaySettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +34,7 @@ class NotifyConfig:
     ticket_wait: float = 30.0
     escalation: Mapping[str, tuple[Level, ...]] = field(default_factory=dict)
     default: tuple[str, ...] = ()  # contacts told about checks that name none
+    gateways: Mapping[str, GatewaySettings] = field(default_factory=dict)  # SMS and voice gateways
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +46,7 @@ class MaintenanceConfig:
     horizon: float = 30 * 86400.0  # how far ahead announcements are planned
 
 
-def read_contacts(rd: r.Reader, timezone: str = "UTC") -> dict[str, Contact]:
+def read_contacts(rd: r.Reader, timezone: str = "UTC", config_dir: str = ".") -> dict[str, Contact]:
     """Contacts; one without `timezone` is told times in the display zone (`timezone`)."""
     contacts: dict[str, Contact] = {}
     for name in rd.names():
@@ -49,6 +55,13 @@ def read_contacts(rd: r.Reader, timezone: str = "UTC") -> dict[str, Contact]:
         url = webhook.get("url", r.string, None) if webhook.ok else None
         fmt = webhook.get("format", r.one_of(*FORMATS), "json") if webhook.ok else "json"
         webhook.finish()
+        phone = c.get("phone", _phone, "")
+        sms, voice = c.get("sms", r.string, None), c.get("voice", r.string, None)
+        if (sms or voice) and not phone:
+            c.problem("phone", "sms and voice need the contact's phone number (E.164, like +4930123456)")
+        pagerduty = read_pagerduty(c.child("pagerduty"), config_dir) if c.has("pagerduty") else None
+        opsgenie = read_opsgenie(c.child("opsgenie"), config_dir) if c.has("opsgenie") else None
+        apprise = _apprise(c, config_dir) if c.has("apprise") else ()
         contact = Contact(
             name=str(name),
             kind=c.get("kind", r.one_of("customer", "oncall"), "oncall"),
@@ -59,12 +72,89 @@ def read_contacts(rd: r.Reader, timezone: str = "UTC") -> dict[str, Contact]:
             webhook_url=url,
             webhook_format=fmt,
             mqtt=c.get("mqtt", r.boolean, False),
+            phone=phone,
+            sms=sms,
+            voice=voice,
+            pagerduty=pagerduty,
+            opsgenie=opsgenie,
+            apprise=apprise,
+        )
+        contact = replace(
+            contact,
+            quiet_hours=_quiet_hours(c, contact.media),
+            digest=_digest(c.child("digest"), contact.media) if c.has("digest") else None,
         )
         c.finish()
         if not contact.media:
-            c.problem(None, "a contact needs at least one of email, webhook, mqtt")
+            c.problem(None, f"a contact needs at least one of {', '.join(MEDIA)}")
         contacts[str(name)] = contact
     return contacts
+
+
+MEDIA = ("email", "webhook", "mqtt", "sms", "voice", "pagerduty", "opsgenie", "apprise")
+
+
+def _apprise(c: r.Reader, config_dir: str) -> tuple[str, ...]:
+    from watchd.config.gateways import read_apprise
+
+    return read_apprise(c, "apprise", config_dir)
+
+
+def _phone(value: Any) -> str:
+    text = r.string(value).replace(" ", "")
+    if not (text.startswith("+") and text[1:].isdigit() and 8 <= len(text) <= 16):
+        raise ValueError(f"expected an E.164 phone number like +4930123456, not {value!r}")
+    return text
+
+
+def _quiet_hours(c: r.Reader, media: tuple[str, ...]) -> tuple[QuietHours, ...]:
+    """`quiet_hours: [{days: mon-sun, start: "22:00", end: "07:00", media: [sms, voice], pierce: P1}]`"""
+    raw = c.raw("quiet_hours") if c.has("quiet_hours") else []
+    if not isinstance(raw, list):
+        c.problem("quiet_hours", "expected a list of {start, end, media, days, pierce}")
+        return ()
+    out = []
+    for i, item in enumerate(raw):
+        q = r.Reader(item, f"{c.key_path('quiet_hours')}[{i}]", c.problems, c.file, c.line("quiet_hours"))
+        span = QuietHours(
+            days=frozenset(q.get("days", lambda v: parse_days(r.string_list(v)), frozenset(range(7)))),
+            start=q.get("start", _time),
+            end=q.get("end", _time),
+            media=q.get(
+                "media",
+                r.member_list(media, "medium of this contact"),
+                tuple(m for m in media if m != "email"),
+            ),
+            pierce=q.get("pierce", r.one_of(*PRIORITIES), "P1"),
+        )
+        q.finish()
+        if span.start == span.end:
+            q.problem("end", "start and end are the same: give a span")
+        out.append(span)
+    return tuple(out)
+
+
+def _digest(d: r.Reader, media: tuple[str, ...]) -> Digest | None:
+    """`digest: {at: "09:00", priorities: [P4], medium: email}`"""
+    digest = Digest(
+        at=d.get("at", _time),
+        priorities=d.get("priorities", r.member_list(PRIORITIES, "priority"), ("P4",)),
+        medium=d.get("medium", r.string, "email"),
+    )
+    d.finish()
+    if "P1" in digest.priorities:
+        d.problem("priorities", "P1 is never held for a digest: it pages at once")
+    if digest.medium not in media:
+        d.problem("medium", f"the contact has no {digest.medium} (it has {', '.join(media) or 'nothing'})")
+    return digest
+
+
+def _gateways(rd: r.Reader, config_dir: str) -> dict[str, GatewaySettings]:
+    if not rd.has("gateways"):
+        return {}
+    from watchd.config.gateways import read_gateways  # templates: only for a config that has gateways
+
+    return read_gateways(rd.child("gateways"), config_dir)
 
 
 def read_notify(rd: r.Reader, contacts: tuple[str, ...], config_dir: str) -> NotifyConfig:
@@ -114,6 +204,7 @@ def read_notify(rd: r.Reader, contacts: tuple[str, ...], config_dir: str) -> Not
         ticket_wait=rd.get("ticket_wait", _duration0, d.ticket_wait),
         escalation=escalation,
         default=rd.get("default", pick, ()),
+        gateways=_gateways(rd, config_dir),
     )
     rd.finish()
     return out

@@ -72,6 +72,9 @@ class OncallConfig:
     public_url: str | None = None  # without a trailing slash
     ack_ttl: float = 86400.0
     token_key: bytes | None = field(default=None, repr=False)  # signs ack links; never shown
+    # (without one, control.links makes a random key in the data directory)
+    pagerduty_secrets: tuple[str, ...] = field(default=(), repr=False)  # V3 webhook signing secrets
+    opsgenie_token: str | None = field(default=None, repr=False)  # shared token of the webhook integration
 
 
 def read_oncall(
@@ -83,8 +86,6 @@ def read_oncall(
     has_key = rd.has("token_key_file") or rd.has("token_key_env")
     token_key = _signing_key(rd, config_dir) if has_key else None
     public_url = rd.get("public_url", _base_url, None)
-    if public_url is not None and not has_key:
-        rd.problem("public_url", "ack links need a signing key: give token_key_file or token_key_env")
     rotations: dict[str, Rotation] = {}
     rot_rd = rd.child("rotations")
     for name in rot_rd.names():
@@ -114,7 +115,36 @@ def read_oncall(
         public_url=public_url,
         ack_ttl=rd.get("ack_ttl", r.duration, d.ack_ttl),
         token_key=token_key,
+        **_inbound(rd.child("inbound"), config_dir),
     )
+    rd.finish()
+    return out
+
+
+def _inbound(rd: r.Reader, config_dir: str) -> dict[str, Any]:
+    """`inbound: {pagerduty: {secret_file|secret_env}, opsgenie: {token_file|token_env}}`: the secrets
+    that authenticate acknowledgements sent back by the services."""
+    out: dict[str, Any] = {}
+    for service, name, field_name in (
+        ("pagerduty", "secret", "pagerduty_secrets"),
+        ("opsgenie", "token", "opsgenie_token"),
+    ):
+        s = rd.child(service)
+        if not s.ok or not (s.has(f"{name}_file") or s.has(f"{name}_env")):
+            if rd.has(service):
+                s.problem(None, f"give {name}_file or {name}_env")
+            s.finish()
+            continue
+        try:
+            secret = read_secret(s.raw(f"{name}_file"), s.raw(f"{name}_env"), config_dir).strip()
+        except ValueError as exc:
+            s.problem(f"{name}_file" if s.has(f"{name}_file") else f"{name}_env", str(exc))
+            secret = ""
+        s.finish()
+        if secret:
+            out[field_name] = (
+                tuple(x.strip() for x in secret.split(",")) if service == "pagerduty" else secret
+            )
     rd.finish()
     return out
 

@@ -7,6 +7,7 @@ the same from another process (the CLI) as from inside the daemon (API, MQTT).
 from __future__ import annotations
 
 import dataclasses
+import sqlite3
 from collections.abc import Collection
 
 from watchd.config import Config
@@ -38,18 +39,23 @@ def ack(store: Store, incident_id: int, by: str, comment: str, now: float) -> In
     """Acknowledge an open incident: stops escalation and renotification; tells its ticket systems."""
     _known(incident_id, "incident")
     with store.transaction() as db:
-        if not incident_store.ack(db, incident_id, by, now):
-            inc = incident_store.get(db, incident_id)
-            if inc is None:
-                raise ActionError(f"no incident #{incident_id}")
-            if not inc.is_open:
-                raise ActionError(f"incident #{incident_id} is resolved")
-            raise ActionError(f"incident #{incident_id} was already acknowledged by {inc.acked_by}")
+        return ack_in(db, incident_id, by, comment, now)
+
+
+def ack_in(db: sqlite3.Connection, incident_id: int, by: str, comment: str, now: float) -> Incident:
+    """`ack` inside the caller's transaction (an ack link records its use in the same one)."""
+    if not incident_store.ack(db, incident_id, by, now):
         inc = incident_store.get(db, incident_id)
-        assert inc is not None
-        why = f"acknowledged by {by}" + (f": {comment}" if comment else "")
-        inc = dataclasses.replace(inc, updated_at=now)
-        effects.record(db, inc, "ack", why, effects.follow_up_rows(db, inc, "ack", why, None, now), now)
+        if inc is None:
+            raise ActionError(f"no incident #{incident_id}")
+        if not inc.is_open:
+            raise ActionError(f"incident #{incident_id} is resolved")
+        raise ActionError(f"incident #{incident_id} was already acknowledged by {inc.acked_by}")
+    inc = incident_store.get(db, incident_id)
+    assert inc is not None
+    why = f"acknowledged by {by}" + (f": {comment}" if comment else "")
+    inc = dataclasses.replace(inc, updated_at=now)
+    effects.record(db, inc, "ack", why, effects.follow_up_rows(db, inc, "ack", why, None, now), now)
     return inc
 
 
@@ -57,16 +63,18 @@ def resolve(store: Store, incident_id: int, by: str, comment: str, now: float) -
     """Resolve by hand. If the problem persists, the check's next state change opens a new incident."""
     _known(incident_id, "incident")
     with store.transaction() as db:
-        inc = incident_store.get(db, incident_id)
-        if inc is None:
-            raise ActionError(f"no incident #{incident_id}")
-        if not inc.is_open:
-            raise ActionError(f"incident #{incident_id} is already resolved")
-        why = f"resolved by {by}" + (f": {comment}" if comment else "")
-        inc = dataclasses.replace(inc, status=IncidentStatus.RESOLVED, updated_at=now, resolved_at=now)
-        effects.record(
-            db, inc, "resolve", why, effects.follow_up_rows(db, inc, "resolve", why, None, now), now
-        )
+        return resolve_in(db, incident_id, by, comment, now)
+
+
+def resolve_in(db: sqlite3.Connection, incident_id: int, by: str, comment: str, now: float) -> Incident:
+    inc = incident_store.get(db, incident_id)
+    if inc is None:
+        raise ActionError(f"no incident #{incident_id}")
+    if not inc.is_open:
+        raise ActionError(f"incident #{incident_id} is already resolved")
+    why = f"resolved by {by}" + (f": {comment}" if comment else "")
+    inc = dataclasses.replace(inc, status=IncidentStatus.RESOLVED, updated_at=now, resolved_at=now)
+    effects.record(db, inc, "resolve", why, effects.follow_up_rows(db, inc, "resolve", why, None, now), now)
     return inc
 
 

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 import structlog
 
 from watchd.config import Config
 from watchd.config.incidents import build_backend
+from watchd.control import links
 from watchd.core.clock import Clock
+from watchd.delivery.notify.contacts import Contact
 from watchd.delivery.outbox import Deliverable
 from watchd.delivery.tickets.builtin import BuiltinBackend
 from watchd.delivery.tickets.channel import TicketChannel
 from watchd.store import Store
+
+if TYPE_CHECKING:
+    from watchd.delivery.notify.channel import Transport
 
 log = structlog.get_logger("watchd.channels")
 
@@ -36,13 +42,13 @@ def _contact_channels(
     from watchd.delivery.notify.channel import (
         MqttTransport,
         NotifyChannel,
-        Transport,
         WebhookTransport,
         email_transport,
     )
 
     channels: dict[str, Deliverable] = {}
     n = config.notify
+    link_maker = links.links(config)
     for name, contact in config.contacts.items():
         transports: dict[str, Transport] = {}
         if contact.email:
@@ -51,11 +57,37 @@ def _contact_channels(
             transports["webhook"] = WebhookTransport(contact.webhook_url, contact.webhook_format)
         if contact.mqtt:
             transports["mqtt"] = MqttTransport(name, bus)
+        transports.update(_paging_transports(config, contact))
         for medium, transport in transports.items():
             channels[f"notify:{name}:{medium}"] = NotifyChannel(
-                contact, transport, store.db, n.ticket_wait, clock.time
-            )
+                contact, transport, store.db, n.ticket_wait, clock.time,
+                None if link_maker is None else link_maker.url,
+            )  # fmt: skip
     return channels
+
+
+def _paging_transports(config: Config, contact: Contact) -> dict[str, Transport]:
+    """The paging media of a contact; each client module loads only when some contact uses it."""
+    out: dict[str, Transport] = {}
+    gateways = config.notify.gateways
+    for medium, gateway in (("sms", contact.sms), ("voice", contact.voice)):
+        if gateway is not None:
+            from watchd.delivery.paging.gateway import GatewayTransport
+
+            out[medium] = GatewayTransport(gateways[gateway], contact.phone)
+    if contact.pagerduty is not None:
+        from watchd.delivery.paging.pagerduty import PagerDutyTransport
+
+        out["pagerduty"] = PagerDutyTransport(contact.pagerduty)
+    if contact.opsgenie is not None:
+        from watchd.delivery.paging.opsgenie import OpsgenieTransport
+
+        out["opsgenie"] = OpsgenieTransport(contact.opsgenie)
+    if contact.apprise:
+        from watchd.delivery.paging.apprise_channel import AppriseTransport
+
+        out["apprise"] = AppriseTransport(contact.apprise)
+    return out
 
 
 async def close_channels(channels: Iterable[Deliverable]) -> None:

@@ -24,6 +24,7 @@ from watchd.daemon.channels import build_channels, close_channels
 from watchd.daemon.commands import DaemonCommands
 from watchd.daemon.followup import FollowUp, FollowUpDeps
 from watchd.daemon.jobs import FollowUpJobs
+from watchd.daemon.paging import Pager
 from watchd.daemon.routing import INTERNAL_PREFIX, Routing, is_unconfigured_check
 from watchd.daemon.scheduler import Job, Scheduler, initial_offset
 from watchd.delivery.outbox import Deliverer, backlog
@@ -54,6 +55,7 @@ class Daemon:
         self.store: Store | None = None
         self.parts: Parts | None = None
         self.routing = Routing(lambda: self.config, self._require_store, self._statuses)
+        self.pager = Pager(lambda: self.config, lambda check: self.routing.route(check).description)
         self.scheduler = Scheduler(self.run_check, config.scheduler.max_concurrent)
         self.bus: Bus | None = None
         self.icinga2: Icinga2Forwarder | None = None
@@ -87,7 +89,7 @@ class Daemon:
         )  # fmt: skip
         self.parts = build_pipeline(
             self.store, self.routing, deliverer, lambda: None if self.bus is None else self.bus.publisher,
-            lambda: () if self.icinga2 is None else (self.icinga2,),
+            lambda: () if self.icinga2 is None else (self.icinga2,), self.pager.start,
         )  # fmt: skip
         await self._forget_removed()
         self.parts.deliverer.start()
@@ -95,7 +97,7 @@ class Daemon:
             FollowUpDeps(
                 self.store, self.clock, lambda: self.config, self.parts.incidents, self.routing.route,
                 self.routing.suppression, self.routing.downtimes, self.parts.pipeline.exec,
-                lambda: self.parts.deliverer.channels if self.parts else {},
+                lambda: self.parts.deliverer.channels if self.parts else {}, self.pager,
             )
         )  # fmt: skip
         self.jobs = FollowUpJobs(self.followup.tick, lambda: self.config, self.clock)

@@ -29,12 +29,14 @@ from watchd.core.clock import Clock
 from watchd.core.errors import DeliveryError
 from watchd.core.maintenance import Window, announce_at, windows_between
 from watchd.core.model import Incident
+from watchd.daemon.paging import Pager
 from watchd.delivery import effects, outbox
 from watchd.delivery.tickets import Polled, TicketChange, TwoWay
 from watchd.pipeline import Batch
 from watchd.pipeline.incidents import IncidentStage, Route
 from watchd.store import Store, ticketsync
 from watchd.store import incidents as incident_store
+from watchd.store import paging as paging_store
 
 log = structlog.get_logger("watchd.followup")
 
@@ -50,6 +52,7 @@ class FollowUpDeps:
     downtimes: Callable[[float, float], list[Window]]
     run_batch: Callable[[Batch], Awaitable[object]]
     channels: Callable[[], Mapping[str, object]] = dict  # outbox channels (ticket backends read back)
+    pager: Pager | None = None  # on-call paging levels (oncall.escalation)
 
 
 class FollowUp:
@@ -68,6 +71,7 @@ class FollowUp:
             self._release(batch)
             self._deadlines(batch)
             self._announce(batch)
+            self._digests(batch)
             self.ticks += 1
             if batch.writes:
                 await self.d.run_batch(batch)
@@ -199,6 +203,8 @@ class FollowUp:
                 rows += effects.follow_up_rows(db, inc, "update", why, None, batch.now, notify=False)
                 batch.writes.append(_escalated(inc, esc, why, rows, batch.now))
                 batch.effects += len(rows)
+            if self.d.pager is not None:
+                self.d.pager.follow(db, batch, inc)
             breach = _breaches(db, inc, batch.now)
             if breach:
                 batch.writes.append(breach)
@@ -232,6 +238,37 @@ class FollowUp:
         c = cfg.checks.get(check)
         names = c.notify if c is not None and c.notify is not None else cfg.notify.default
         return [n for n in names if n in cfg.contacts]
+
+    # -- digests of low priorities ----------------------------------------------------------------
+
+    def _digests(self, batch: Batch) -> None:
+        """A contact's held items go out as one message once their digest time has passed, listing
+        each incident as it stands now; marking the items sent and queueing the message is one write."""
+        db = self.d.store.db
+        for name, contact in self.d.config().contacts.items():
+            d = contact.digest
+            items = paging_store.held(db, name) if d is not None else []
+            if d is None or not items or not d.due(batch.now, contact.timezone, items[0].created_at):
+                continue
+            entries: dict[int, dict[str, object]] = {}
+            for item in items:
+                facts = item.payload.get("facts", {})
+                inc = incident_store.get(db, item.incident_id)
+                entries.setdefault(item.incident_id, {
+                    "key": facts.get("key", ""), "priority": facts.get("priority", ""),
+                    "service": facts.get("description") or facts.get("check", ""),
+                    "host": facts.get("host", ""),
+                    "summary": inc.summary if inc else facts.get("summary", ""),
+                    "resolved": inc is not None and not inc.is_open,
+                    "acked_by": inc.acked_by if inc else None,
+                })  # fmt: skip
+            facts = {"items": list(entries.values()), "since": items[0].created_at, "at": batch.now}
+            payload = {"incident_id": 0, "queued_at": batch.now, "facts": facts}
+            batch.writes.append(
+                _digest_write(f"notify:{name}:{d.medium}", payload, [i.id for i in items], batch.now)
+            )
+            batch.effects += 1
+            log.info("digest", contact=name, incidents=len(entries))
 
     # -- maintenance announcements ----------------------------------------------------------------
 
@@ -317,6 +354,16 @@ def _open(db: sqlite3.Connection) -> list[Incident]:
 def _set_suppressed(incident_id: int, reason: str) -> Callable[[sqlite3.Connection], None]:
     def write(db: sqlite3.Connection) -> None:
         db.execute("UPDATE incidents SET suppressed_by = ? WHERE id = ?", (reason, incident_id))
+
+    return write
+
+
+def _digest_write(
+    channel: str, payload: dict[str, object], ids: list[int], now: float
+) -> Callable[[sqlite3.Connection], None]:
+    def write(db: sqlite3.Connection) -> None:
+        paging_store.mark_sent(db, ids, now)
+        outbox.enqueue(db, 0, channel, "digest", payload, now)
 
     return write
 

@@ -83,7 +83,8 @@ class Routing:
             )
         tickets = cfg.tickets if cfg.tickets is not None else c.tickets.default
         contacts = cfg.notify if cfg.notify is not None else c.notify.default
-        return Route(tickets, tuple(contact_channels(contacts, media)), cfg.description)
+        digests = {n: d.priorities for n in contacts if (d := c.contacts[n].digest) is not None}
+        return Route(tickets, tuple(contact_channels(contacts, media)), cfg.description, digests)
 
     def suppression(self, name: str, now: float) -> str | None:
         """Why this check's problem must not reach people now (silence, maintenance, failing parent)."""

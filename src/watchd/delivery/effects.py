@@ -3,6 +3,7 @@ channel, all on the caller's connection (so inside the caller's transaction).
 
     ticket:<backend>          a TicketIntent (open / update / resolve / reopen)
     notify:<contact>:<medium> a notification event (open, raised, ack, resolve, escalate, ...)
+    digest:<contact>          held for the contact's daily digest (digest_items, not the outbox)
 
 Follow-ups (ack, resolve) go to every channel that already heard about the incident, whatever the
 configuration says now: a recovery always reaches whoever got the problem.
@@ -21,6 +22,7 @@ from watchd.delivery import outbox
 from watchd.delivery.tickets import TicketIntent
 from watchd.delivery.tickets import text as ticket_text
 from watchd.store import incidents as incident_store
+from watchd.store import paging as paging_store
 
 MAX_DETAIL = 2000
 
@@ -97,6 +99,19 @@ def contact_channels(contacts: Sequence[str], media: Mapping[str, Sequence[str]]
     return [f"notify:{c}:{m}" for c in contacts for m in media.get(c, ())]
 
 
+def digested(channels: Iterable[str], priority: str, digests: Mapping[str, Sequence[str]]) -> list[str]:
+    """The channels with those of contacts who take this priority as a digest folded into one
+    digest:<contact> each (`digests`: contact -> priorities)."""
+    out: list[str] = []
+    for channel in channels:
+        contact = channel.split(":")[1] if channel.startswith("notify:") else ""
+        if priority in digests.get(contact, ()):
+            channel = f"digest:{contact}"
+        if channel not in out:
+            out.append(channel)
+    return out
+
+
 def heard_about(db: sqlite3.Connection, incident_id: int) -> list[str]:
     """Channels that already got something about this incident (pending rows included)."""
     rows = db.execute(
@@ -134,5 +149,13 @@ def record(
 ) -> None:
     incident_store.save(db, inc)
     incident_store.log_event(db, inc, action, why)
+    enqueue(db, inc.id, rows, now)
+
+
+def enqueue(db: sqlite3.Connection, incident_id: int, rows: Sequence[OutRow], now: float) -> None:
     for row in rows:
-        outbox.enqueue(db, inc.id, row.channel, row.kind, row.payload, now)
+        contact = row.channel.removeprefix("digest:")
+        if contact != row.channel:
+            paging_store.hold(db, contact, incident_id, row.kind, row.payload, now)
+        else:
+            outbox.enqueue(db, incident_id, row.channel, row.kind, row.payload, now)

@@ -18,7 +18,7 @@ from watchd.core.state import StatePolicy
 from watchd.delivery.outbox import Deliverer
 from watchd.pipeline import Pipeline
 from watchd.pipeline.forward import Forwarder, ForwardStage
-from watchd.pipeline.incidents import IncidentStage, Route
+from watchd.pipeline.incidents import IncidentStage, Pager, Route
 from watchd.pipeline.kick import KickStage
 from watchd.pipeline.last_results import LastResultsStage
 from watchd.pipeline.log import LogStage
@@ -57,12 +57,16 @@ def build_pipeline(
     deliverer: Deliverer,
     publisher: Callable[[], Publisher | None],
     forwarders: Callable[[], Sequence[Forwarder]] = lambda: (),
+    pager: Pager | None = None,
 ) -> Parts:
     """`deliverer` is the outbox deliverer the KickStage wakes after a commit that queued effects;
     `publisher()` is the current bus's publisher (None without MQTT; a reload may swap the bus);
-    `forwarders()` are the current result forwarders (Icinga 2; empty without any)."""
+    `forwarders()` are the current result forwarders (Icinga 2; empty without any); `pager` pages
+    the on-call people of a newly opened incident (daemon.paging)."""
     state_stage = StateStage(store.load_statuses(), policies.state_policy)
-    incident_stage = IncidentStage(store, policies.incident_policy, policies.route, policies.suppression)
+    incident_stage = IncidentStage(
+        store, policies.incident_policy, policies.route, policies.suppression, pager
+    )
     last_results = LastResultsStage()
     pipeline = Pipeline(
         [

@@ -13,8 +13,8 @@ is still there. Recoveries are never held back.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 import structlog
 
@@ -28,6 +28,12 @@ from watchd.store import incidents as incident_store
 
 log = structlog.get_logger("watchd.incidents")
 
+Write = Callable[[sqlite3.Connection], None]
+# (now, incident, result, channels told already) -> page rows due at opening, the write recording them
+Pager = Callable[
+    [float, Incident, CheckResult | None, Sequence[str]], tuple[list[effects.OutRow], Write | None]
+]
+
 _MISSING = object()
 
 
@@ -38,6 +44,11 @@ class Route:
     tickets: tuple[str, ...] = ("builtin",)
     notify: tuple[str, ...] = ()
     description: str = ""
+    digests: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # contact -> priorities held
+
+    def people(self, priority: str) -> list[str]:
+        """The notify channels for an incident of this priority (digest contacts folded)."""
+        return effects.digested(self.notify, priority, self.digests)
 
 
 class IncidentStage:
@@ -47,8 +58,10 @@ class IncidentStage:
         policy_for: Callable[[str], CheckIncidentPolicy | None],
         route_for: Callable[[str], Route],
         suppression_for: Callable[[str, float], str | None],
+        pager: Pager | None = None,
     ) -> None:
         self.store = store
+        self._pager = pager
         self._policy_for = policy_for
         self._route_for = route_for
         self._suppression_for = suppression_for
@@ -82,11 +95,12 @@ class IncidentStage:
     def _apply(self, batch: Batch, decision: Decision, inc: Incident, result: CheckResult) -> None:
         action, why, route = decision.action.value, decision.reason, self._route_for(inc.check)
         rows: list[effects.OutRow] = []
+        after: Write | None = None
         if decision.action in (Action.OPEN, Action.REOPEN):
             held = self._suppression_for(inc.check, batch.now)
             inc = replace(inc, suppressed_by=held)
             if held is None:
-                rows = self._opening_rows(inc, action, why, result, batch.now, route)
+                rows, after = self._opening_rows(inc, action, why, result, batch.now, route)
             else:
                 why = f"{why} (held back: {held})"
         elif decision.action is Action.RESOLVE:
@@ -99,9 +113,9 @@ class IncidentStage:
                 )
                 if decision.priority_raised:
                     rows += effects.notify_rows(
-                        inc, "raised", why, result, batch.now, route.notify, route.description
+                        inc, "raised", why, result, batch.now, route.people(inc.priority), route.description
                     )
-        self._queue(batch, inc, action, why, rows)
+        self._queue(batch, inc, action, why, rows, after)
 
     def activate(self, batch: Batch, inc: Incident, why: str, priority: PriorityPolicy) -> None:
         """A held-back incident whose reason ended while the problem persists: open it now, with SLA
@@ -111,7 +125,7 @@ class IncidentStage:
             inc, suppressed_by=None, respond_by=respond_by, resolve_by=resolve_by, updated_at=batch.now
         )
         route = self._route_for(inc.check)
-        self._queue(batch, inc, "open", why, self._opening_rows(inc, "open", why, None, batch.now, route))
+        self._queue(batch, inc, "open", why, *self._opening_rows(inc, "open", why, None, batch.now, route))
 
         # People hear about it now: renotification counts from here, not from when it was held back.
         def notified(db: sqlite3.Connection) -> None:
@@ -131,20 +145,36 @@ class IncidentStage:
             rows = effects.follow_up_rows(self.store.db, resolved, "resolve", why, None, batch.now)
             self._queue(batch, resolved, "resolve", why, rows)
 
-    @staticmethod
     def _opening_rows(
-        inc: Incident, action: str, why: str, result: CheckResult | None, now: float, route: Route
-    ) -> list[effects.OutRow]:
+        self, inc: Incident, action: str, why: str, result: CheckResult | None, now: float, route: Route
+    ) -> tuple[list[effects.OutRow], Write | None]:
+        """Tickets, the route's notifications and the pages due at once; and the write recording the
+        pages (run after the incident's own, so its timeline reads in order)."""
         rows = effects.ticket_rows(inc, action, why, result, now, route.tickets)
-        return rows + effects.notify_rows(inc, "open", why, result, now, route.notify, route.description)
+        people = route.people(inc.priority)
+        rows += effects.notify_rows(inc, "open", why, result, now, people, route.description)
+        if self._pager is None:
+            return rows, None
+        pages, after = self._pager(now, inc, result, people)
+        return rows + pages, after
 
-    def _queue(self, batch: Batch, inc: Incident, action: str, why: str, rows: list[effects.OutRow]) -> None:
+    def _queue(
+        self,
+        batch: Batch,
+        inc: Incident,
+        action: str,
+        why: str,
+        rows: list[effects.OutRow],
+        after: Write | None = None,
+    ) -> None:
         self.decisions += 1
 
         def write(db: sqlite3.Connection) -> None:
             effects.record(db, inc, action, why, rows, batch.now)
 
         batch.writes.append(write)
+        if after is not None:
+            batch.writes.append(after)
         batch.effects += len(rows)
         batch.incidents.append((action, inc))
         log.info(

@@ -189,6 +189,26 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (channel, ref)
     );
     """,
+    # paging (store/paging.py): used ack/resolve link nonces, held digest items
+    """
+    CREATE TABLE link_uses (
+        nonce TEXT PRIMARY KEY,
+        incident_id INTEGER NOT NULL,
+        action TEXT NOT NULL,
+        contact TEXT NOT NULL,
+        used_at REAL NOT NULL
+    );
+    CREATE TABLE digest_items (
+        id INTEGER PRIMARY KEY,
+        contact TEXT NOT NULL,
+        incident_id INTEGER NOT NULL,
+        event TEXT NOT NULL,
+        facts TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        sent_at REAL
+    );
+    CREATE INDEX digest_items_unsent ON digest_items (contact, sent_at);
+    """,
 ]
 
 

@@ -20,6 +20,9 @@ from watchd.delivery.notify.contacts import Contact
 from watchd.delivery.notify.messages import Message, render
 
 Transport = Callable[[Message, str, dict[str, Any], int], Awaitable[None]]
+# (incident id, action, contact, issued at, seed) -> an ack/resolve link URL (control.links.Links.url)
+LinkMaker = Callable[[int, str, str, float, str], str]
+LINKED_EVENTS = ("open", "raised", "renotify", "escalate", "resolution_breached")
 
 
 class NotifyChannel:
@@ -30,8 +33,10 @@ class NotifyChannel:
         db: sqlite3.Connection,
         ticket_wait: float = 30.0,
         now: Callable[[], float] = time.time,
+        links: LinkMaker | None = None,
     ) -> None:
         self.contact = contact
+        self.links = links if contact.kind == "oncall" else None  # customers do not act on incidents
         self.transport = transport
         self.db = db
         self.ticket_wait = ticket_wait
@@ -49,6 +54,11 @@ class NotifyChannel:
             ):
                 raise DeliveryError("waiting for the ticket number", retryable=True)
             facts["ticket"] = ticket or facts.get("key", "")
+            if self.links is not None and kind in LINKED_EVENTS:
+                # Stable per outbox row: a re-sent page carries the same links.
+                issued, seed = payload["queued_at"], str(op_id)
+                facts["ack_url"] = self.links(incident_id, "ack", self.contact.name, issued, seed)
+                facts["resolve_url"] = self.links(incident_id, "resolve", self.contact.name, issued, seed)
         facts.update(
             contact_name=self.contact.display_name or self.contact.name, timezone=self.contact.timezone
         )

@@ -15,8 +15,26 @@ from watchd.core.timefmt import local
 LANGUAGES = ("en", "nl")
 EVENTS = (
     "open", "raised", "ack", "resolve", "renotify", "escalate", "resolution_breached",
-    "maintenance_announce", "maintenance_reminder", "maintenance_cancel",
+    "maintenance_announce", "maintenance_reminder", "maintenance_cancel", "test", "digest",
 )  # fmt: skip
+
+# A digest lists low-priority incidents since the last one, each as it stands when the digest is sent.
+_DIGEST = {
+    "en": (
+        "Summary of {{ items | length }} low-priority incident(s) since {{ since_local }}:\n\n"
+        "{% for i in items %}[{{ i.priority }}] {{ i.service }} on {{ i.host }}: {{ i.summary }}"
+        " ({% if i.resolved %}resolved{% elif i.acked_by %}open, handled by {{ i.acked_by }}{% else %}open{% endif %},"
+        " {{ i.key }})\n{% endfor %}"
+    ),
+    "nl": (
+        "Overzicht van {{ items | length }} storing(en) met lage prioriteit sinds {{ since_local }}:\n\n"
+        "{% for i in items %}[{{ i.priority }}] {{ i.service }} op {{ i.host }}: {{ i.summary }}"
+        " ({% if i.resolved %}opgelost{% elif i.acked_by %}open, in behandeling bij {{ i.acked_by }}{% else %}open"
+        "{% endif %}, {{ i.key }})\n{% endfor %}"
+    ),
+}
+_DIGEST_SUBJECT = {"en": "Daily summary: {{ items | length }} low-priority incident(s)",
+                   "nl": "Dagoverzicht: {{ items | length }} storing(en) met lage prioriteit"}  # fmt: skip
 
 _SUBJECTS: dict[str, dict[str, str]] = {
     "en": {
@@ -30,6 +48,7 @@ _SUBJECTS: dict[str, dict[str, str]] = {
         "maintenance_announce": "Planned maintenance on {{ start_local }}",
         "maintenance_reminder": "Reminder: planned maintenance on {{ start_local }}",
         "maintenance_cancel": "Cancelled: planned maintenance on {{ start_local }}",
+        "test": "Test message from watchd",
     },
     "nl": {
         "open": "[{{ ticket }}] Wij werken aan een storing in {{ service }}",
@@ -42,6 +61,7 @@ _SUBJECTS: dict[str, dict[str, str]] = {
         "maintenance_announce": "Gepland onderhoud op {{ start_local }}",
         "maintenance_reminder": "Herinnering: gepland onderhoud op {{ start_local }}",
         "maintenance_cancel": "Geannuleerd: gepland onderhoud op {{ start_local }}",
+        "test": "Testbericht van watchd",
     },
 }
 
@@ -86,6 +106,10 @@ _CUSTOMER: dict[str, dict[str, str]] = {
             "Dear {{ contact_name }},\n\nThe planned maintenance from {{ start_local }} to {{ end_local }}"
             " has been cancelled."
         ),
+        "test": (
+            "Dear {{ contact_name }},\n\nThis is a test of the way we reach you when something is wrong."
+            " You do not need to do anything."
+        ),
     },
     "nl": {
         "open": (
@@ -127,6 +151,10 @@ _CUSTOMER: dict[str, dict[str, str]] = {
             "Beste {{ contact_name }},\n\nHet geplande onderhoud van {{ start_local }} tot {{ end_local }}"
             " gaat niet door."
         ),
+        "test": (
+            "Beste {{ contact_name }},\n\nDit is een test van de manier waarop wij u bereiken als er iets"
+            " mis is. U hoeft niets te doen."
+        ),
     },
 }
 
@@ -141,13 +169,15 @@ _ONCALL = (
     "Resolve by: {{ resolve_by_local or 'by agreement' }}\n"
     "{% if why %}Why:        {{ why }}\n{% endif %}"
     "{% if detail %}\n{{ detail }}\n{% endif %}"
+    "{% if ack_url %}\nAcknowledge: {{ ack_url }}\n{% endif %}"
+    "{% if resolve_url %}Resolve:     {{ resolve_url }}\n{% endif %}"
     "\nIncident:   {{ key }}"
 )
 _ONCALL_TITLES = {
     "open": "PROBLEM", "raised": "PRIORITY RAISED", "ack": "ACKNOWLEDGED", "resolve": "RECOVERED",
     "renotify": "STILL FAILING", "escalate": "ESCALATION", "resolution_breached": "RESOLUTION TARGET MISSED",
     "maintenance_announce": "MAINTENANCE PLANNED", "maintenance_reminder": "MAINTENANCE SOON",
-    "maintenance_cancel": "MAINTENANCE CANCELLED",
+    "maintenance_cancel": "MAINTENANCE CANCELLED", "test": "TEST PAGE",
 }  # fmt: skip
 _ONCALL_MAINTENANCE = "{{ event_title }}: {{ start_local }} - {{ end_local }} ({{ window }}){% if comment %}: {{ comment }}{% endif %}"
 
@@ -180,8 +210,12 @@ class Message:
 def render(event: str, audience: str, language: str, facts: dict[str, Any]) -> Message:
     """Render one notification. `facts` is the payload written to the outbox plus the ticket ref."""
     lang = language if language in LANGUAGES else "en"
-    _env, _html_env = _environments()
+    _env = _environments()[0]
     f = _enrich(facts)
+    if event == "digest":
+        return _message(
+            _env.from_string(_DIGEST_SUBJECT[lang]).render(f), _env.from_string(_DIGEST[lang]).render(f)
+        )
     subject = _env.from_string(_SUBJECTS[lang][event]).render(f)
     if audience == "customer":
         text = _env.from_string(_CUSTOMER[lang][event]).render(f)
@@ -189,9 +223,12 @@ def render(event: str, audience: str, language: str, facts: dict[str, Any]) -> M
         template = _ONCALL_MAINTENANCE if event.startswith("maintenance") else _ONCALL
         text = _env.from_string(template).render(f, event_title=_ONCALL_TITLES[event])
         subject = f"[{f.get('priority', 'maint')}] {text.splitlines()[0]}"[:200]
+    return _message(subject, text)
+
+
+def _message(subject: str, text: str) -> Message:
     paragraphs = [p.splitlines() for p in text.split("\n\n")]
-    html = _html_env.from_string(_HTML).render(paragraphs=paragraphs)
-    return Message(subject, text, html)
+    return Message(subject, text, _environments()[1].from_string(_HTML).render(paragraphs=paragraphs))
 
 
 def _enrich(facts: dict[str, Any]) -> dict[str, Any]:
@@ -199,7 +236,7 @@ def _enrich(facts: dict[str, Any]) -> dict[str, Any]:
     each naming its zone; `_utc` variants for templates that want UTC."""
     f = dict(facts)
     zone = f.get("timezone") or "UTC"
-    for name in ("respond_by", "resolve_by", "opened_at", "at", "starts_at", "ends_at"):
+    for name in ("respond_by", "resolve_by", "opened_at", "at", "starts_at", "ends_at", "since"):
         value = f.get(name)
         short = {"opened_at": "opened", "starts_at": "start", "ends_at": "end"}.get(name, name)
         f[f"{short}_local"] = local(value, zone, "")  # empty: the customer templates leave it out
@@ -209,7 +246,7 @@ def _enrich(facts: dict[str, Any]) -> dict[str, Any]:
     f.setdefault("service", f.get("description") or f.get("check", ""))
     f.setdefault("ticket", f.get("key", ""))
     for key in ("contact_name", "priority", "impact", "urgency", "summary", "why", "detail", "acked_by",
-                "comment", "window", "host", "check", "state", "key", "duration"):  # fmt: skip
+                "comment", "window", "host", "check", "state", "key", "duration", "ack_url", "resolve_url"):  # fmt: skip
         f.setdefault(key, "")
     return f
 
