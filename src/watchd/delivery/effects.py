@@ -129,9 +129,19 @@ def follow_up_rows(
     backends = [c.removeprefix("ticket:") for c in channels if c.startswith("ticket:")]
     rows = ticket_rows(inc, action, why, result, now, backends)
     if notify:
-        people = [c for c in channels if c.startswith("notify:")]
+        people = [c for c in channels if c.startswith("notify:") and not _own_ack(c, action, inc.acked_by)]
         rows += notify_rows(inc, action, why, result, now, people, told_description(db, inc.id))
     return rows
+
+
+SERVICES = ("pagerduty", "opsgenie")  # media that keep their own incident state: always told
+
+
+def _own_ack(channel: str, action: str, acked_by: str | None) -> bool:
+    """Whoever acknowledged is not told of their own ack (at night, an SMS saying what they just
+    did), except in the services that must mirror it."""
+    _, contact, medium = channel.split(":", 2)
+    return action == "ack" and contact == acked_by and medium not in SERVICES
 
 
 def told_description(db: sqlite3.Connection, incident_id: int) -> str:
