@@ -218,7 +218,8 @@ def test_problems_name_the_key_path(tmp_path: Path) -> None:
         f"{layers}[5].timezone: unknown time zone 'Mars/Olympus'",
         f"{layers}[6].length: a layer lasts at least 1h, not '30m'",
         f"{layers}[7].handoff: {QUOTES} 540 {YAML_1080}",
-        f"{layers}[7].restrict[0].days: not a weekday: 'fry' (use mon, tue, wed, thu, fri, sat, sun)",
+        f"{layers}[7].restrict[0].days: not a weekday: 'fry' in 'mon-fry'"
+        " (use mon, tue, wed, thu, fri, sat, sun, or mon-fri)",
         f"{layers}[7].restrict[0].end: {QUOTES} 1080 {YAML_1080}",
         f'{layers}[7].restrict[1].end: is required (a time like "08:00")',
         f"{layers}[8].length: is required (daily, weekly, Nd, Nw or a duration like 12h)",

@@ -198,7 +198,7 @@ async def test_sunday_night_p1_pages_escalates_and_stops_at_the_ack_link(
             async with http.get(link) as page:
                 assert page.status == 200
                 assert "Acknowledge as alice" in await page.text()
-            assert _incident(tmp_path)[0] is None  # looking is not acknowledging
+            assert incident(tmp_path)[0] is None  # looking is not acknowledging
             async with http.post(link) as done:
                 assert done.status == 200, await done.text()
                 assert "Escalation has stopped" in await done.text()
@@ -207,7 +207,7 @@ async def test_sunday_night_p1_pages_escalates_and_stops_at_the_ack_link(
             forged = link[:-3] + ("AAA" if not link.endswith("AAA") else "BBB")
             async with http.post(forged) as bad:
                 assert bad.status == 403
-        assert _incident(tmp_path) == ("alice", "open")
+        assert incident(tmp_path) == ("alice", "open")
         await until(lambda: pagerduty.incidents[0].status == "acknowledged")
 
         # Everyone who was paged hears that alice has it (bob can go back to sleep) ...
@@ -238,7 +238,7 @@ async def test_sunday_night_p1_pages_escalates_and_stops_at_the_ack_link(
         await d.stop()
 
 
-def _incident(root: Path) -> tuple[str | None, str]:
+def incident(root: Path) -> tuple[str | None, str]:
     db = sqlite3.connect(root / "data" / "watchd.db")
     try:
         return db.execute("SELECT acked_by, status FROM incidents ORDER BY id DESC LIMIT 1").fetchone()

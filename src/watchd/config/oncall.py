@@ -298,19 +298,10 @@ def _restrictions(rd: r.Reader) -> tuple[Restriction, ...] | None:
 
 def _days(value: Any) -> frozenset[int]:
     """mon-fri, "sat,sun", [mon, wed-fri], fri-mon (wrapping round the week)."""
-    items = r.string_list(value)
-    days: set[int] = set()
-    for item in items:
-        for part in item.split(","):
-            first, dash, last = part.partition("-")
-            if not dash:
-                days |= parse_days([first])
-                continue
-            [a], [b] = parse_days([first]), parse_days([last])
-            days.update((a + k) % 7 for k in range((b - a) % 7 + 1))
+    days = parse_days(r.string_list(value))
     if not days:
         raise ValueError("expected weekdays like mon-fri")
-    return frozenset(days)
+    return days
 
 
 def _override(rd: r.Reader, contacts: tuple[str, ...], timezone: str) -> Override | None:

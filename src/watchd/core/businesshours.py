@@ -68,13 +68,29 @@ class BusinessCalendar:
 
 
 def parse_days(names: Iterable[str]) -> frozenset[int]:
-    days = set()
+    """Weekdays from names, comma lists and ranges: [mon, wed-fri], "sat,sun", fri-mon (wrapping
+    round the week). A name is matched on its first three letters ("monday" is mon)."""
+    days: set[int] = set()
     for name in names:
-        key = str(name).strip().lower()[:3]
-        if key not in DAY_NAMES:
-            raise ValueError(f"not a weekday: {name!r} (use mon, tue, wed, thu, fri, sat, sun)")
-        days.add(DAY_NAMES.index(key))
+        for part in str(name).split(","):
+            first, dash, last = part.partition("-")
+            a = _day(first, name)
+            b = _day(last, name) if dash else a
+            days.update((a + k) % 7 for k in range((b - a) % 7 + 1))
     return frozenset(days)
+
+
+_FULL_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def _day(text: str, whole: str) -> int:
+    key = text.strip().lower()
+    if len(key) < 3 or not any(full.startswith(key) for full in _FULL_NAMES):
+        where = f" in {whole!r}" if key != str(whole).strip().lower() else ""
+        raise ValueError(
+            f"not a weekday: {text.strip()!r}{where} (use mon, tue, wed, thu, fri, sat, sun, or mon-fri)"
+        )
+    return DAY_NAMES.index(key[:3])
 
 
 def parse_hours(text: str) -> tuple[dt.time, dt.time]:

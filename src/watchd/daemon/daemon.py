@@ -55,7 +55,9 @@ class Daemon:
         self.store: Store | None = None
         self.parts: Parts | None = None
         self.routing = Routing(lambda: self.config, self._require_store, self._statuses)
-        self.pager = Pager(lambda: self.config, lambda check: self.routing.route(check).description)
+        self.pager = Pager(
+            lambda: self.config, lambda check: self.routing.route(check).description, self.routing.channels
+        )
         self.scheduler = Scheduler(self.run_check, config.scheduler.max_concurrent)
         self.bus: Bus | None = None
         self.icinga2: Icinga2Forwarder | None = None

@@ -32,30 +32,21 @@ START = -1
 
 
 class Pager:
-    def __init__(self, config: Callable[[], Config], description: Callable[[str], str]) -> None:
+    def __init__(
+        self,
+        config: Callable[[], Config],
+        description: Callable[[str], str],
+        channels: Callable[[Iterable[str], str, float], list[str]],
+    ) -> None:
+        """`channels(contacts, priority, now)`: their notify channels now (daemon.routing)."""
         self._config = config
         self._description = description
+        self._channels = channels
 
     def policy(self, inc: Incident) -> PagingPolicy | None:
         o = self._config().oncall
         name = o.escalation.get(inc.priority)
         return o.policies.get(name) if name else None
-
-    def channels(self, contacts: Iterable[str], priority: str, at: float) -> list[str]:
-        """notify:<contact>:<medium> for the media of each contact that may sound now (digest:<contact>
-        for a contact who takes this priority as a digest)."""
-        known = self._config().contacts
-        out = []
-        for name in contacts:
-            c = known.get(name)
-            if c is None:
-                continue
-            if c.digest is not None and c.digest.holds(priority):
-                out.append(f"digest:{name}")
-                continue
-            for medium in paging.audible(c.media, priority, at, c.timezone, c.quiet_hours):
-                out.append(f"notify:{name}:{medium}")
-        return out
 
     def start(
         self, now: float, inc: Incident, result: CheckResult | None, told: Iterable[str]
@@ -104,7 +95,7 @@ class Pager:
             if page.nobody:
                 why += f" (nobody on duty in {', '.join(page.nobody)})"
                 log.warning("nobody on duty", incident=inc.id, rotations=page.nobody, level=page.level + 1)
-            channels = [c for c in self.channels(page.contacts, inc.priority, now) if c not in told]
+            channels = [c for c in self._channels(page.contacts, inc.priority, now) if c not in told]
             event = "open" if page.number == 0 else "escalate"
             rows += effects.notify_rows(inc, event, why, result, now, channels, self._description(inc.check))
             marks.append((page.number, why))

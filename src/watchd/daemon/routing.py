@@ -8,10 +8,10 @@ Checks that are not in the config but flow through the pipeline anyway:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from watchd.config import Config
-from watchd.core import suppression
+from watchd.core import paging, suppression
 from watchd.core.incidents import CheckIncidentPolicy
 from watchd.core.maintenance import Scope, Window, windows_between
 from watchd.core.model import CheckStatus
@@ -83,8 +83,29 @@ class Routing:
             )
         tickets = cfg.tickets if cfg.tickets is not None else c.tickets.default
         contacts = cfg.notify if cfg.notify is not None else c.notify.default
-        digests = {n: d.priorities for n in contacts if (d := c.contacts[n].digest) is not None}
-        return Route(tickets, tuple(contact_channels(contacts, media)), cfg.description, digests)
+        people = tuple(contacts)
+        return Route(
+            tickets, tuple(contact_channels(contacts, media)), cfg.description,
+            lambda priority, now: self.channels(people, priority, now),
+        )  # fmt: skip
+
+    def channels(self, contacts: Iterable[str], priority: str, at: float) -> list[str]:
+        """notify:<contact>:<medium> for the media of each contact that may sound now: quiet hours
+        mute media below their priority; a contact who takes this priority as a digest gets one
+        digest:<contact> instead (held for the daily digest)."""
+        known = self._config().contacts
+        out = []
+        for name in contacts:
+            c = known.get(name)
+            if c is None:
+                continue
+            if c.digest is not None and c.digest.holds(priority):
+                out.append(f"digest:{name}")
+                continue
+            out += [
+                f"notify:{name}:{m}" for m in paging.audible(c.media, priority, at, c.timezone, c.quiet_hours)
+            ]
+        return out
 
     def suppression(self, name: str, now: float) -> str | None:
         """Why this check's problem must not reach people now (silence, maintenance, failing parent)."""

@@ -99,19 +99,6 @@ def contact_channels(contacts: Sequence[str], media: Mapping[str, Sequence[str]]
     return [f"notify:{c}:{m}" for c in contacts for m in media.get(c, ())]
 
 
-def digested(channels: Iterable[str], priority: str, digests: Mapping[str, Sequence[str]]) -> list[str]:
-    """The channels with those of contacts who take this priority as a digest folded into one
-    digest:<contact> each (`digests`: contact -> priorities)."""
-    out: list[str] = []
-    for channel in channels:
-        contact = channel.split(":")[1] if channel.startswith("notify:") else ""
-        if priority in digests.get(contact, ()):
-            channel = f"digest:{contact}"
-        if channel not in out:
-            out.append(channel)
-    return out
-
-
 def heard_about(db: sqlite3.Connection, incident_id: int) -> list[str]:
     """Channels that already got something about this incident (pending rows included)."""
     rows = db.execute(

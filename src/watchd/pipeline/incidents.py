@@ -13,8 +13,8 @@ is still there. Recoveries are never held back.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 
 import structlog
 
@@ -44,11 +44,12 @@ class Route:
     tickets: tuple[str, ...] = ("builtin",)
     notify: tuple[str, ...] = ()
     description: str = ""
-    digests: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # contact -> priorities held
+    # (priority, now) -> the notify channels for an incident of that priority now: the contacts'
+    # quiet hours and digests applied (daemon.routing); None: `notify` as it is
+    audience: Callable[[str, float], list[str]] | None = None
 
-    def people(self, priority: str) -> list[str]:
-        """The notify channels for an incident of this priority (digest contacts folded)."""
-        return effects.digested(self.notify, priority, self.digests)
+    def people(self, priority: str, now: float) -> list[str]:
+        return list(self.notify) if self.audience is None else self.audience(priority, now)
 
 
 class IncidentStage:
@@ -113,7 +114,13 @@ class IncidentStage:
                 )
                 if decision.priority_raised:
                     rows += effects.notify_rows(
-                        inc, "raised", why, result, batch.now, route.people(inc.priority), route.description
+                        inc,
+                        "raised",
+                        why,
+                        result,
+                        batch.now,
+                        route.people(inc.priority, batch.now),
+                        route.description,
                     )
         self._queue(batch, inc, action, why, rows, after)
 
@@ -151,7 +158,7 @@ class IncidentStage:
         """Tickets, the route's notifications and the pages due at once; and the write recording the
         pages (run after the incident's own, so its timeline reads in order)."""
         rows = effects.ticket_rows(inc, action, why, result, now, route.tickets)
-        people = route.people(inc.priority)
+        people = route.people(inc.priority, now)
         rows += effects.notify_rows(inc, "open", why, result, now, people, route.description)
         if self._pager is None:
             return rows, None

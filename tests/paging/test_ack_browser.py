@@ -1,0 +1,89 @@
+"""The acknowledge link in a real browser (Debian's chromium through Playwright), on a phone
+viewport with JavaScript off, as the person on call opens it from an SMS at night: the page shows
+the incident and one button; the click acknowledges it; reloading the link says it was used."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from watchd import config
+from watchd.core.clock import FakeClock
+from watchd.daemon import Daemon
+
+from .gwfixtures import twilio
+from .standins.pagerduty import PagerDutyStandIn
+from .standins.twilio import Twilio
+from .test_oncall_e2e import (
+    ALICE,
+    SUNDAY_0300,
+    Mailbox,
+    free_port,
+    incident,
+    pagerduty,
+    sms_to,
+    smtp,
+    until,
+    write_config,
+)
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", "--no-first-run"]  # fmt: skip
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+
+pytestmark = pytest.mark.slow
+__all__ = ["pagerduty", "smtp", "twilio"]  # fixtures
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.skip("Debian chromium is not installed (apt-get install chromium)")
+    playwright = pytest.importorskip("playwright.async_api")
+    async with playwright.async_playwright() as p:
+        b = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        try:
+            yield b
+        finally:
+            await b.close()
+
+
+async def test_ack_link_on_a_phone(
+    tmp_path: Path, smtp: tuple[Mailbox, int], twilio: Twilio, pagerduty: PagerDutyStandIn, browser: Any
+) -> None:
+    _, smtp_port = smtp
+    api_port = free_port()
+    cfg = write_config(tmp_path, smtp_port, api_port, twilio.base(), pagerduty.url)
+    d = Daemon(config.load(str(cfg)), str(cfg), clock=FakeClock(SUNDAY_0300))
+    await d.start()
+    try:
+        await d.run_check("shop")
+        await until(lambda: len(sms_to(twilio, ALICE)) == 1)
+        link = re.search(r"Ack: (\S+)", sms_to(twilio, ALICE)[0]).group(1)  # type: ignore[union-attr]
+        context = await browser.new_context(viewport={"width": 390, "height": 844}, java_script_enabled=False)
+        page = await context.new_page()
+        response = await page.goto(link)
+        assert response.status == 200
+        assert await page.title() == "Acknowledge incident #1?"
+        assert "SHOP code 2" in await page.locator("dl").inner_text()
+        button = page.get_by_role("button", name="Acknowledge as alice")
+        box = await button.bounding_box()
+        assert box["height"] >= 40  # a thumb can hit it
+        ARTIFACTS.mkdir(exist_ok=True)
+        await page.screenshot(path=str(ARTIFACTS / "ack-link-phone.png"), full_page=True)
+        await button.click()
+        await page.wait_for_load_state()
+        assert await page.title() == "Incident #1 acknowledged"
+        assert incident(tmp_path) == ("alice", "open")
+        again = await page.goto(link)
+        assert again.status == 409
+        assert "already been used" in await page.locator("body").inner_text()
+        await context.close()
+    finally:
+        await d.stop()
