@@ -109,10 +109,11 @@ async def test_sighup_reload_of_a_negative_range_is_rejected(tmp_path: Path) -> 
         (f"{TRUE}\n    flap_low: {'9' * 400}", "checks.a.flap_low: expected a finite number"),
         (f"{TRUE}\n    interval: {'9' * 5000}", ":4: <top>: invalid YAML: integer too long"),
         ("    interval: 5m", ":3: checks.a.command: is required"),  # the line of the check
+        (f"{TRUE}\n    description: 2026-02-30", ":4: <top>: invalid YAML: not a valid date: '2026-02-30'"),
     ],
     ids=[
         "string-command", "huge-int", "400-digit-int", "huge-days", "nan", "inf", "float-overflow", "367d",
-        "int-overflowing-a-float", "int-beyond-4300-digits", "missing-key-line",
+        "int-overflowing-a-float", "int-beyond-4300-digits", "missing-key-line", "impossible-date",
     ],
 )
 def test_hostile_scalars_are_config_errors(tmp_path: Path, line: str, expected: str) -> None:
