@@ -16,18 +16,18 @@ the outbox: the command works while the daemon is down, and reports every outcom
 
 The page is a P1 and ignores quiet hours (as every P1 does: quiet hours mute P2 and below at most), so
 that a night-time test proves the path a real P1 would take; the output says so when the contact has
-quiet hours. Its facts: key
-`watchd-<host>-test-<unix time>`, check "notify-test", state OK, summary "Test page from watchd on
-<host>", no incident (so no ticket is waited for and no ack link is made). A fresh op_id per run (the
-time in milliseconds) gives each run its own idempotency keys, so a gateway does not swallow a
-second test as a retry; PagerDuty gets a dedup_key of its own per test (delivery.paging.pagerduty)
-and the alert stays open there until someone acknowledges it.
+quiet hours. Its facts: key `watchd-<host>-test-<unix time>`, check "notify-test", state OK, summary
+"Test page from watchd on <host>", no incident (so no ticket is waited for and no ack link is made).
+A fresh op_id per run (the time in milliseconds) gives each run its own idempotency keys, so a
+gateway does not swallow a second test as a retry; PagerDuty gets a dedup_key of its own per test
+(delivery.paging.pagerduty) and the alert stays open there until someone acknowledges it.
 
 MQTT is skipped: it goes through the daemon's broker connection, and a second client with that
 client id would disconnect the running daemon. The store is not opened (an in-memory database stands
 in; a test page looks nothing up), so the command never contends with the daemon for it.
 
-Reasons are the delivery errors' own texts, which never carry secrets. Exit 0 when every medium
+Reasons are the DeliveryErrors' own texts, which the transports keep free of secrets (an unexpected
+exception shows only its type). Exit 0 when every medium
 tried delivered, 1 when any failed, when nobody is on duty in the rotation, or when nothing could be
 tried; 2 for an unknown target or medium (the known ones are named). `--json` prints one object:
 {target, contact, rotation, on_duty_until, key, priority, quiet_hours_ignored, deliveries: [{medium,
