@@ -17,6 +17,7 @@ from watchd.cli import importer as cli_importer
 from watchd.cli import incidents as cli_incidents
 from watchd.cli import locate
 from watchd.cli import maintenance as cli_maintenance
+from watchd.cli import notify as cli_notify
 from watchd.cli import oncall as cli_oncall
 from watchd.cli import sla as cli_sla
 from watchd.cli.common import load_config, open_store
@@ -94,6 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_maintenance.add_parsers(sub, with_config)
     cli_sla.add_parser(sub, with_config)
     cli_oncall.add_parser(sub, with_config)
+    cli_notify.add_parser(sub, with_config)
     cli_importer.add_parser(sub)
     return p
 

@@ -39,31 +39,36 @@ def _contact_channels(
     config: Config, store: Store, clock: Clock, bus: Callable[[], object]
 ) -> dict[str, Deliverable]:
     # Notifiers (templates, mail, webhooks) load only for a config with contacts.
-    from watchd.delivery.notify.channel import (
-        MqttTransport,
-        NotifyChannel,
-        WebhookTransport,
-        email_transport,
-    )
+    from watchd.delivery.notify.channel import NotifyChannel
 
     channels: dict[str, Deliverable] = {}
     n = config.notify
     link_maker = links.links(config)
     for name, contact in config.contacts.items():
-        transports: dict[str, Transport] = {}
-        if contact.email:
-            transports["email"] = email_transport(n.smtp, n.sender, contact.email, n.domain)
-        if contact.webhook_url:
-            transports["webhook"] = WebhookTransport(contact.webhook_url, contact.webhook_format)
-        if contact.mqtt:
-            transports["mqtt"] = MqttTransport(name, bus)
-        transports.update(_paging_transports(config, contact))
-        for medium, transport in transports.items():
+        for medium, transport in contact_transports(config, contact, bus).items():
             channels[f"notify:{name}:{medium}"] = NotifyChannel(
                 contact, transport, store.db, n.ticket_wait, clock.time,
                 None if link_maker is None else link_maker.url,
             )  # fmt: skip
     return channels
+
+
+def contact_transports(
+    config: Config, contact: Contact, bus: Callable[[], object] = lambda: None
+) -> dict[str, Transport]:
+    """One contact's transports by medium, in the order of Contact.media (also `watchd notify test`)."""
+    from watchd.delivery.notify.channel import MqttTransport, WebhookTransport, email_transport
+
+    n = config.notify
+    transports: dict[str, Transport] = {}
+    if contact.email:
+        transports["email"] = email_transport(n.smtp, n.sender, contact.email, n.domain)
+    if contact.webhook_url:
+        transports["webhook"] = WebhookTransport(contact.webhook_url, contact.webhook_format)
+    if contact.mqtt:
+        transports["mqtt"] = MqttTransport(contact.name, bus)
+    transports.update(_paging_transports(config, contact))
+    return transports
 
 
 def _paging_transports(config: Config, contact: Contact) -> dict[str, Transport]:
