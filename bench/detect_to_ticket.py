@@ -1,9 +1,10 @@
-"""Detect-to-ticket latency per ticket backend, and outbox throughput to a webhook.
+"""Detect-to-ticket latency per ticket backend, detect-to-page per paging channel, outbox throughput.
 
     /work/venv/bin/python bench/detect_to_ticket.py                  # builtin + webhook, 100 incidents
     /work/venv/bin/python bench/detect_to_ticket.py --rt             # also Request Tracker 5 (starts one)
     /work/venv/bin/python bench/detect_to_ticket.py --profile        # + cProfile of the builtin/webhook runs
     .venv/bin/python bench/detect_to_ticket.py --systems all --redmine --rows 0   # every REST backend
+    .venv/bin/python bench/detect_to_ticket.py --paging --backends none --rows 0  # detect -> page only
 
 Latency. The daemon runs in-process (SystemClock, its own delivery loop, JSON logs at info to a
 file, as `watchd run` under systemd). 100 plugin checks (`/bin/sh` scripts exiting 2, max_attempts 1,
@@ -27,6 +28,27 @@ and in groups of 10 run at once (`group 10`); each group waits until its tickets
 
 `detect->ticket` is t2 - t0, `pipeline` t1 - t0, `delivery` t2 - t1. Routes: builtin alone for the
 builtin row; `[builtin, hook]` and `[builtin, helpdesk]` for webhook and rt (the usual setup).
+
+Paging (`--paging`, `--channels email,sms,voice,pagerduty,opsgenie,apprise`). The daemon gets
+an `oncall:` section: rotation `primary` whose one member, alice, has every chosen medium (email
+to a real SMTP server, aiosmtpd; sms and voice through Twilio-style gateways in `notify.gateways`;
+pagerduty and opsgenie with `url:` at their stand-ins; apprise `ntfy://127.0.0.1:PORT/topic`), and
+`escalation: {P1: bench}`, a policy whose level 1 pages `rotation:primary` at `after: 0`. Checks
+are `impact: high, urgency: high`, so the CRITICAL opens a P1 and the Pager queues level 1 in the
+incident's own transaction; the usual builtin ticket comes with it (pages wait for its number).
+The receivers are bench/paging_standins.py, one separate process. Per incident and channel:
+
+    t0  Daemon.submit() entered with the CRITICAL result (as above)
+    t2  the stand-in received the page (time.monotonic() there): SMTP end of DATA, Twilio
+        POST Messages.json / Calls.json, PagerDuty trigger, Opsgenie Create Alert, ntfy publish
+
+Per channel n, p50, p95, p99, max of t2 - t0; `lost` (incidents with no accepted page), `dup`
+(accepted pages beyond one per incident, counted until `--grace` seconds after the last one) and
+`refused` (non-2xx answers, retried by the outbox); then each stand-in's count of requests that
+broke its documented API. An incident's rows go out with the deliverer's concurrency (4 rows at
+once over every channel), so the channels of one incident wait for each other; apprise runs in
+a worker thread and pays its import (about 0.4 s) with the first page of the process. The bench
+polls the stand-ins every 5 ms from the daemon's loop, as it polls the webhook receiver.
 
 Throughput. N outbox rows (realistic `open` intents) are committed for the webhook channel in one
 transaction and the deliverer kicked; deliveries/s = N / time until the receiver has all N. Two
@@ -177,11 +199,14 @@ class Arrivals:
 # -- a daemon in-process ------------------------------------------------------------------------
 
 
-def write_config(root: Path, host: str, checks: int, tickets: str) -> Path:
+def write_config(root: Path, host: str, checks: int, tickets: str, check_keys: str = "") -> Path:
+    """`tickets`: YAML appended after the checks; `check_keys`: more keys of every check (", k: v")."""
     plugin = root / "check_fail"
     plugin.write_text('#!/bin/sh\necho "BENCH CRITICAL - it broke"\nexit 2\n')
     plugin.chmod(0o755)
-    lines = "".join(f"  c{i:03d}: {{command: [{plugin}], enabled: false}}\n" for i in range(checks))
+    lines = "".join(
+        f"  c{i:03d}: {{command: [{plugin}], enabled: false{check_keys}}}\n" for i in range(checks)
+    )
     cfg = root / "watchd.yaml"
     cfg.write_text(
         f"host: {host}\ndata_dir: {root / 'data'}\nlog: {{level: info, format: json}}\n"
@@ -236,7 +261,12 @@ def pct(values: list[float], p: float) -> float:
 
 
 async def latency_run(
-    backend: str, n: int, group: int, hook_url: str | None, rt: Any, profile: cProfile.Profile | None,
+    backend: str,
+    n: int,
+    group: int,
+    hook_url: str | None,
+    rt: Any,
+    profile: cProfile.Profile | None,
     spec: Any = None,
 ) -> LatencyRun:
     from watchd import config
@@ -255,21 +285,10 @@ async def latency_run(
         samples = {f"c{i:03d}": Sample(f"c{i:03d}") for i in range(n)}
         done: dict[str, asyncio.Event] = {name: asyncio.Event() for name in samples}
 
-        submit = d.submit
-
-        async def timed_submit(result: Any) -> Any:
-            s = samples.get(result.check)
-            if s is not None:
-                s.t0 = time.monotonic()
-            status = await submit(result)
-            if s is not None:
-                s.t1 = time.monotonic()
-            return status
-
-        d.submit = timed_submit  # type: ignore[method-assign]
+        timed_submits(d, samples)
 
         def hook_backend(channel: str) -> None:
-            backend_obj = d.parts.deliverer.channels[channel].backend  # type: ignore[union-attr, attr-defined]
+            backend_obj = d.parts.deliverer.channels[channel].backend  # type: ignore[union-attr]
             deliver = backend_obj.deliver
 
             async def timed(intent: Any, ref: str | None) -> str:
@@ -343,10 +362,219 @@ def rt_visible(rt: Any, key_prefix: str) -> bool:
         return bool(json.loads(resp.read())["items"])
 
 
+# -- detect -> page -------------------------------------------------------------------------------
+
+
+ONCALL = """oncall:
+  public_url: http://127.0.0.1:8080   # pages carry ack/resolve links, as in production
+  rotations:  # a rotation in use for years: on_duty() cost grows with the hand-offs since `start`
+    primary:
+      layers: [{name: weekly, members: [alice], length: weekly, handoff: "09:00", start: 2024-01-01}]
+  policies:
+    bench:
+      levels: [{after: 0, page: ["rotation:primary"]}]
+  escalation: {P1: bench}
+"""
+
+
+@contextlib.contextmanager
+def paging_standins() -> Iterator[dict[str, Any]]:
+    """bench/paging_standins.py as a child process; its hello (URLs)."""
+    proc = subprocess.Popen(
+        [sys.executable, str(REPO / "bench" / "paging_standins.py")],
+        stdout=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        yield json.loads(proc.stdout.readline())  # type: ignore[union-attr]
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@dataclass
+class PagingRun:
+    group: int
+    channels: tuple[str, ...]
+    samples: list[Sample]  # t0, t1 per check (t2 unused)
+    pages: dict[tuple[str, str], list[tuple[int, float]]]  # (channel, check) -> [(status, at)]
+    priorities: dict[str, int]
+    unmatched: int  # arrivals of this run that named no check of it
+    retries: int  # failed outbox attempts, all channels (the ticket's too)
+    wall: float = 0.0
+
+    def latencies(self, channel: str) -> list[float]:
+        out = []
+        for s in self.samples:
+            ok = [at for status, at in self.pages.get((channel, s.check), []) if status < 300]
+            if ok:
+                out.append(min(ok) - s.t0)
+        return out
+
+    def accepted(self, channel: str) -> list[int]:
+        """Accepted pages per check (1 each when nothing is lost or duplicated)."""
+        return [
+            sum(1 for status, _ in self.pages.get((channel, s.check), []) if status < 300)
+            for s in self.samples
+        ]
+
+    def refused(self, channel: str) -> int:
+        return sum(
+            1 for s in self.samples for status, _ in self.pages.get((channel, s.check), []) if status >= 300
+        )
+
+
+def timed_submits(d: Any, samples: dict[str, Sample]) -> None:
+    """Wrap Daemon.submit: t0 when it is entered, t1 when it returns, per check in `samples`."""
+    submit = d.submit
+
+    async def timed_submit(result: Any) -> Any:
+        s = samples.get(result.check)
+        if s is not None:
+            s.t0 = time.monotonic()
+        status = await submit(result)
+        if s is not None:
+            s.t1 = time.monotonic()
+        return status
+
+    d.submit = timed_submit
+
+
+async def paging_run(
+    n: int,
+    group: int,
+    hello: dict[str, Any],
+    channels: tuple[str, ...],
+    pages: Any,
+    grace: float,
+    profile: cProfile.Profile | None = None,
+) -> PagingRun:
+    import re
+
+    from paging_standins import contact_config
+
+    from watchd import config
+    from watchd.daemon import Daemon
+    from watchd.runtime import logs
+
+    with tempfile.TemporaryDirectory(prefix="d2p-") as tmp:
+        root = Path(tmp)
+        host = f"bench-paging-g{group}"
+        (root / "secrets").mkdir()
+        extra = contact_config(hello, channels, root / "secrets") + ONCALL
+        # impact high x urgency high, CRITICAL: P1, which the escalation pages
+        cfg_path = write_config(root, host, n, extra, ", impact: high, urgency: high")
+        log_file = (root / "watchd.log").open("w")
+        logs.configure("info", "json", stream=log_file)
+        d = Daemon(config.load(str(cfg_path)), str(cfg_path))
+        await d.start()
+        assert d.parts is not None
+        assert d.store is not None
+        db = d.store.db
+        samples = {f"c{i:03d}": Sample(f"c{i:03d}") for i in range(n)}
+        timed_submits(d, samples)
+        await pages.poll()  # earlier runs' pages (and late duplicates of them) are not this run's
+        title = re.compile(r"\b(c\d{3})\b")
+        key_prefix = f"watchd-{host}-"
+        ops: dict[str, str] = {}
+
+        def check_of(channel: str, ident: str) -> str | None:
+            kind, _, value = ident.partition(":")
+            if kind == "key" and value.startswith(key_prefix):
+                return value.removeprefix(key_prefix).rpartition("-")[0]  # watchd-<host>-<check>-<id>
+            if kind == "op":
+                if value not in ops:  # op ids restart with each daemon: look them up in this one's outbox
+                    row = db.execute("SELECT payload FROM outbox WHERE id = ?", (value,)).fetchone()
+                    if row is not None:
+                        ops[value] = json.loads(row[0])["facts"]["check"]
+                return ops.get(value)
+            found = set(title.findall(value)) if kind == "title" else set()
+            return found.pop() if len(found) == 1 else None
+
+        got: dict[tuple[str, str], list[tuple[int, float]]] = {}
+        unmatched = 0
+
+        async def collect() -> None:
+            nonlocal unmatched
+            for channel, ident, status, at in await pages.poll():
+                check = check_of(channel, ident)
+                if check is not None and check in samples:
+                    got.setdefault((channel, check), []).append((status, at))
+                else:
+                    unmatched += 1
+
+        def missing(names: list[str]) -> set[str]:
+            """The channels that have not yet accepted a page for one of `names`."""
+            return {
+                ch for ch in channels for x in names if not any(st < 300 for st, _ in got.get((ch, x), []))
+            }
+
+        async def one(name: str) -> None:
+            start = time.monotonic()
+            await d.run_check(name)
+            samples[name].plugin = samples[name].t0 - start
+
+        names = list(samples)
+        began = time.monotonic()
+        if profile is not None:
+            profile.enable()
+        try:
+            for i in range(0, n, group):
+                batch = names[i : i + group]
+                await asyncio.gather(*(one(x) for x in batch))
+                deadline = time.monotonic() + 60
+                while lacking := missing(batch):
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"no pages (group {group}, batch {i}): {sorted(lacking)}")
+                    await asyncio.sleep(0.005)
+                    await collect()
+        finally:
+            if profile is not None:
+                profile.disable()
+        wall = time.monotonic() - began
+        await asyncio.sleep(grace)  # a duplicate sent late is still counted
+        await collect()
+        priorities: dict[str, int] = {}
+        for (prio,) in db.execute("SELECT priority FROM incidents"):
+            priorities[prio] = priorities.get(prio, 0) + 1
+        # failed attempts the outbox retried (a refusal, a timeout, a page waiting for its ticket number)
+        retries = int(db.execute("SELECT coalesce(sum(attempts), 0) FROM outbox").fetchone()[0])
+        await d.stop()
+        log_file.close()
+        return PagingRun(group, channels, list(samples.values()), got, priorities, unmatched, retries, wall)
+
+
+def print_paging(runs: list[PagingRun], violations: dict[str, list[str]]) -> None:
+    print("\ndetect -> page, ms: t0 Daemon.submit() entered with the CRITICAL, t2 the stand-in got the page")
+    print(f"{'channel':9} {'group':>5} {'n':>4} {'p50':>7} {'p95':>7} {'p99':>7} {'max':>7} "
+          f"{'lost':>4} {'dup':>4} {'refused':>7}")  # fmt: skip
+    for r in runs:
+        for ch in r.channels:
+            lat = r.latencies(ch) or [float("nan")]
+            per = r.accepted(ch)
+            lost, dup = sum(1 for c in per if c == 0), sum(c - 1 for c in per if c > 1)
+            print(
+                f"{ch:9} {r.group:5d} {len(r.latencies(ch)):4d} {ms(pct(lat, 50))} {ms(pct(lat, 95))}"
+                f" {ms(pct(lat, 99))} {ms(max(lat))} {lost:4d} {dup:4d} {r.refused(ch):7d}"
+            )
+        pipe = [s.t1 - s.t0 for s in r.samples]
+        prios = ", ".join(f"{p} x{c}" for p, c in sorted(r.priorities.items()))
+        print(
+            f"{'(all)':9} {r.group:5d} {len(pipe):4d} pipeline p50 {ms(pct(pipe, 50)).strip()} p99"
+            f" {ms(pct(pipe, 99)).strip()}; wall {r.wall:.2f}s; incidents {prios};"
+            f" outbox retries {r.retries}; unmatched pages {r.unmatched}"
+        )
+    print("stand-in violations: " + ", ".join(f"{name} {len(v)}" for name, v in violations.items()))
+    for name, items in violations.items():
+        for text in items[:5]:
+            print(f"  {name}: {text}")
+
+
 # -- throughput -----------------------------------------------------------------------------------
 
 
-async def throughput_run(rows: int, per_incident: int, hook_url: str) -> tuple[float, float, int]:
+async def throughput_run(rows: int, per_incident: int, hook_url: str) -> tuple[float, float, float]:
     """(deliveries/s at the receiver, seconds, daemon CPU seconds) for `rows` rows over incidents."""
     from watchd import config
     from watchd.daemon import Daemon
@@ -400,6 +628,12 @@ async def throughput_run(rows: int, per_incident: int, hook_url: str) -> tuple[f
         return rows / elapsed, elapsed, cpu
 
 
+def _loadavg() -> str:
+    with contextlib.suppress(OSError):
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    return "?"
+
+
 def _cpu() -> float:
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime
@@ -446,7 +680,8 @@ def print_profile(profile: cProfile.Profile, limit: int) -> None:
 
 async def main(args: argparse.Namespace) -> None:
     sys.path.insert(0, str(REPO / "tests"))
-    backends = ["builtin", "webhook"] + (["rt"] if args.rt else [])
+    sys.path.insert(0, str(REPO / "bench"))
+    backends = args.backends + (["rt"] if args.rt else [])
     profile = cProfile.Profile() if args.profile else None
     runs: list[LatencyRun] = []
     with contextlib.ExitStack() as stack:
@@ -479,16 +714,35 @@ async def main(args: argparse.Namespace) -> None:
             spec = standin.config(secrets_dir)
             for group in args.groups:
                 runs.append(await latency_run(name, args.n, group, None, None, None, spec))
+        paging_runs: list[PagingRun] = []
+        violations: dict[str, list[str]] = {}
+        if args.paging:
+            from paging_standins import Pages
+
+            hello = stack.enter_context(paging_standins())
+            pages = Pages(hello["control"])
+            try:
+                for group in args.groups:
+                    run = await paging_run(args.n, group, hello, args.channels, pages, args.grace, profile)
+                    paging_runs.append(run)
+                violations = await pages.violations()
+            finally:
+                await pages.close()
         tp = []
         for per_incident in (1, 20) if args.rows else ():
             tp.append((per_incident, *await throughput_run(args.rows, per_incident, hook_url)))
     goal = f"goal p99 < {GOAL_P99_MS:g} ms (builtin, webhook)"
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpus; {goal}")
-    print_latency(runs)
-    if not tp:
-        return
-    print(f"\noutbox throughput to the webhook receiver (one keep-alive session, {args.rows} rows)")
-    print(f"{'rows/incident':>13} {'incidents':>9} {'seconds':>8} {'rows/s':>8} {'daemon CPU ms/row':>17}")
+    load = f"load average at the end {_loadavg()}"
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpus, {load}; {goal}")
+    if runs:
+        print_latency(runs)
+    if paging_runs:
+        print_paging(paging_runs, violations)
+    if tp:
+        print(f"\noutbox throughput to the webhook receiver (one keep-alive session, {args.rows} rows)")
+        print(
+            f"{'rows/incident':>13} {'incidents':>9} {'seconds':>8} {'rows/s':>8} {'daemon CPU ms/row':>17}"
+        )
     for per_incident, rate, elapsed, cpu in tp:
         print(
             f"{per_incident:13d} {args.rows // per_incident:9d} {elapsed:8.2f} {rate:8.0f}"
@@ -498,6 +752,17 @@ async def main(args: argparse.Namespace) -> None:
         print_profile(profile, args.profile_top)
 
 
+CHANNELS = ("email", "sms", "voice", "pagerduty", "opsgenie", "apprise")  # = paging_standins.CHANNELS
+
+
+def _channels(value: str) -> tuple[str, ...]:
+    chosen = tuple(x for x in value.split(",") if x)
+    unknown = [x for x in chosen if x not in CHANNELS]
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(f"channels are some of {','.join(CHANNELS)}, not {value!r}")
+    return chosen
+
+
 def parse(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--n", type=int, default=100, help="incidents per latency run (default 100)")
@@ -505,11 +770,19 @@ def parse(argv: list[str]) -> argparse.Namespace:
                    help="checks run at once, comma-separated (default 1,10)")  # fmt: skip
     p.add_argument("--rows", type=int, default=2000, help="outbox rows for the throughput run")
     p.add_argument("--rt", action="store_true", help="also measure Request Tracker 5 (starts one)")
-    p.add_argument("--profile", action="store_true", help="cProfile the builtin and webhook runs")
+    p.add_argument("--profile", action="store_true", help="cProfile the builtin, webhook and paging runs")
     p.add_argument("--profile-top", type=int, default=30)
     p.add_argument("--redmine", action="store_true", help="also measure a real Redmine 5 (starts one)")
     p.add_argument("--systems", type=lambda v: sorted(STANDINS) if v == "all" else v.split(","), default=[],
                    help="REST backends against their stand-ins, comma-separated, or all")  # fmt: skip
+    p.add_argument("--backends", type=lambda v: [x for x in v.split(",") if x and x != "none"],
+                   default=["builtin", "webhook"],
+                   help="ticket latency runs: builtin,webhook (default), or none")  # fmt: skip
+    p.add_argument("--paging", action="store_true", help="also measure detect-to-page per paging channel")
+    p.add_argument("--channels", type=_channels, default=CHANNELS,
+                   help=f"paging channels, comma-separated (default {','.join(CHANNELS)})")  # fmt: skip
+    p.add_argument("--grace", type=float, default=2.0,
+                   help="seconds to keep listening after the last page, for late duplicates")  # fmt: skip
     p.add_argument("--receiver", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--standin", help=argparse.SUPPRESS)
     return p.parse_args(argv)
