@@ -242,6 +242,8 @@ def _layer_pieces(layer: Layer, a: float, b: float) -> list[_Piece]:
     lo = max(a, layer.start.timestamp())
     if lo >= b:
         return []
+    if len(set(layer.members)) == 1:  # one person: one stretch, however many hand-offs lie in it
+        return [(lo, b, layer.members[0], layer.name)]
     out = []
     k = layer.index(lo)
     begin = layer.handoff(k)
