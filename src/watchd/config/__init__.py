@@ -254,12 +254,13 @@ def _check_dependencies(rd: r.Reader, checks: dict[str, CheckConfig]) -> None:
 def _check_gateways(rd: r.Reader, contacts: Mapping[str, Contact], notify: NotifyConfig) -> None:
     """A contact's sms/voice names a gateway of that kind in notify.gateways."""
     for name, c in contacts.items():
+        contact = rd.child(name)  # so a problem carries the line of the sms/voice key
         for medium, gateway in (("sms", c.sms), ("voice", c.voice)):
             if gateway is None:
                 continue
             g = notify.gateways.get(gateway)
             if g is None:
                 known = ", ".join(sorted(notify.gateways)) or "none"
-                rd.problem(f"{name}.{medium}", f"unknown gateway {gateway!r} (notify.gateways has {known})")
+                contact.problem(medium, f"unknown gateway {gateway!r} (notify.gateways has {known})")
             elif g.kind != medium:
-                rd.problem(f"{name}.{medium}", f"gateway {gateway!r} is for {g.kind}, not {medium}")
+                contact.problem(medium, f"gateway {gateway!r} is for {g.kind}, not {medium}")

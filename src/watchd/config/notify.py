@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from watchd.config.oncall import _days as weekdays
 from watchd.config.paging import read_opsgenie, read_pagerduty
 from watchd.configkit import reader as r
 from watchd.configkit.secrets import read_secret
@@ -116,8 +117,10 @@ def _quiet_hours(c: r.Reader, media: tuple[str, ...]) -> tuple[QuietHours, ...]:
     out = []
     for i, item in enumerate(raw):
         q = r.Reader(item, f"{c.key_path('quiet_hours')}[{i}]", c.problems, c.file, c.line("quiet_hours"))
+        if not q.ok:
+            continue  # "must be a mapping" said it; its missing keys would only add noise
         span = QuietHours(
-            days=frozenset(q.get("days", lambda v: parse_days(r.string_list(v)), frozenset(range(7)))),
+            days=q.get("days", weekdays, frozenset(range(7))),  # mon-fri, "sat,sun", [mon, wed-fri]
             start=q.get("start", _time),
             end=q.get("end", _time),
             media=q.get(
@@ -125,13 +128,21 @@ def _quiet_hours(c: r.Reader, media: tuple[str, ...]) -> tuple[QuietHours, ...]:
                 r.member_list(media, "medium of this contact"),
                 tuple(m for m in media if m != "email"),
             ),
-            pierce=q.get("pierce", r.one_of(*PRIORITIES), "P1"),
+            pierce=q.get("pierce", _priority, "P1"),
         )
         q.finish()
-        if span.start == span.end:
+        if isinstance(span.start, dt.time) and span.start == span.end:  # (a missing one is reported)
             q.problem("end", "start and end are the same: give a span")
         out.append(span)
     return tuple(out)
+
+
+def _priority(value: Any) -> str:
+    """P1..P4 as written (r.one_of lower-cases, so it can never match a priority)."""
+    text = r.string(value).strip()
+    if text not in PRIORITIES:
+        raise ValueError(f"expected one of {', '.join(PRIORITIES)}, not {r.shown(value)}")
+    return text
 
 
 def _digest(d: r.Reader, media: tuple[str, ...]) -> Digest | None:
@@ -261,6 +272,14 @@ def _nonnegative_int(value: Any) -> int:
 
 
 def _time(value: Any) -> dt.time:
+    if isinstance(value, int) and not isinstance(value, bool):
+        # YAML 1.1 reads an unquoted 22:00 as 1320 (base 60), which fromisoformat would take as 13:20
+        hint = (
+            f" (YAML reads {value // 60:02d}:{value % 60:02d} unquoted as {value})"
+            if 0 < value < 1440
+            else ""
+        )
+        raise ValueError(f'expected a time in quotes like "08:00", not the number {value}{hint}')
     try:
         return dt.time.fromisoformat(str(value))
     except ValueError:

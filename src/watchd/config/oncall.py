@@ -131,7 +131,7 @@ def _inbound(rd: r.Reader, config_dir: str) -> dict[str, Any]:
     ):
         s = rd.child(service)
         if not s.ok or not (s.has(f"{name}_file") or s.has(f"{name}_env")):
-            if rd.has(service):
+            if rd.has(service) and (s.ok or rd.raw(service) is None):  # not a mapping: said already
                 s.problem(None, f"give {name}_file or {name}_env")
             s.finish()
             continue

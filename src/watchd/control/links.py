@@ -3,11 +3,13 @@ a clicked one (checked, used once, acted on, all in one transaction).
 
 The key comes from `oncall.token_key_file`/`token_key_env`; without one, watchd makes a random key
 in its data directory (mode 0600) on first use, so the daemon and the CLI sign with the same key and
-links survive restarts. Deleting that file revokes every link sent so far.
+links survive restarts. Deleting that file revokes every link sent so far; a file shorter than 32
+bytes (truncated) is no key and is replaced the same way.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from dataclasses import dataclass
@@ -20,6 +22,7 @@ from watchd.store import Store
 from watchd.store import paging as paging_store
 
 KEY_FILE = "link.key"
+KEY_BYTES = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,23 +43,36 @@ def key(config: Config) -> bytes:
     if configured:
         return configured
     path = os.path.join(config.data_dir, KEY_FILE)
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-        if len(data) >= 32:
+    for _ in range(3):
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            data = None
+        if data is not None and len(data) >= KEY_BYTES:
             return data
-    except FileNotFoundError:
-        pass
-    os.makedirs(config.data_dir, mode=0o750, exist_ok=True)
-    fresh = secrets.token_bytes(32)
-    try:  # O_EXCL: of two processes making the key at once, one wins and both read its key
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        with open(path, "rb") as f:
-            return f.read()
-    with os.fdopen(fd, "wb") as f:
-        f.write(fresh)
-    return fresh
+        if data is not None:  # truncated or emptied: no secret at all (anyone could sign), so replace it
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+        _create(config.data_dir, path)
+    raise OSError(f"cannot make a signing key in {path}")
+
+
+def _create(data_dir: str, path: str) -> None:
+    """Write a fresh key beside `path`, then link it into place: the key file appears whole or not at
+    all (a reader never sees it half-written), and of two processes making it at once one wins."""
+    os.makedirs(data_dir, mode=0o750, exist_ok=True)
+    tmp = f"{path}.{secrets.token_hex(8)}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(secrets.token_bytes(KEY_BYTES))
+            f.flush()
+            os.fsync(f.fileno())
+        with contextlib.suppress(FileExistsError):  # another process was first: its key is the key
+            os.link(tmp, path)
+    finally:
+        os.unlink(tmp)
 
 
 def links(config: Config) -> Links | None:

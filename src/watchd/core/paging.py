@@ -102,7 +102,10 @@ def resolve(
 @dataclass(frozen=True, slots=True)
 class QuietHours:
     """A span in the contact's zone during which `media` stay silent for priorities below `pierce`
-    (P1 always gets through by default)."""
+    (P1 always gets through by default). Wall times, so a span keeps its edges across DST changes.
+    A span past midnight belongs to the day it starts, as a rotation's night restriction does:
+    22:00-07:00 on mon-fri runs Monday night to Saturday morning (Saturday 03:00 is quiet, Monday
+    03:00 is not)."""
 
     days: frozenset[int]  # 0 = Monday
     start: dt.time
