@@ -184,7 +184,8 @@ def test_quiet_hours_problems(tmp_path: Path) -> None:
         f"{f}:21: {qh}[1].end: start and end are the same: give a span",
         f'{f}:22: {qh}[2].start: expected a time in quotes like "08:00", not the number 1320'
         " (YAML reads 22:00 unquoted as 1320)",
-        f"{f}:23: {qh}[3].days: not a weekday: 'fry' (use mon, tue, wed, thu, fri, sat, sun)",
+        f"{f}:23: {qh}[3].days: not a weekday: 'fry' in 'mon-fry'"
+        " (use mon, tue, wed, thu, fri, sat, sun, or mon-fri)",
         f"{f}:23: {qh}[3].end: expected a time like 00:00, not '7 am'",
         f"{f}:23: {qh}[3].pierce: expected one of P1, P2, P3, P4, not 'P0'",
         f"{f}:24: {qh}[4].start: is required",

@@ -158,7 +158,8 @@ def test_a_link_acknowledges_once(store: Store) -> None:
         incident_store.events(store.db, inc.id)[-1].text
         == "acknowledged by ann: from the link in a page (web)"
     )
-    assert after_open(store, inc.id) == ACK_ROWS
+    # ann is not told of her own ack (by email); PagerDuty mirrors it and bob hears of it
+    assert after_open(store, inc.id) == [r for r in ACK_ROWS if r[0] != "notify:ann:email"]
 
 
 def test_a_resolve_link(store: Store) -> None:

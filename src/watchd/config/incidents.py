@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from watchd.configkit import reader as r
-from watchd.core.businesshours import BusinessCalendar, parse_days, parse_hours
+from watchd.core.businesshours import BusinessCalendar, parse_hours
 from watchd.core.errors import ParamError
 from watchd.core.model import State
 from watchd.core.priority import DEFAULT_MATRIX, DEFAULT_TARGETS, LEVELS, PRIORITIES, PriorityPolicy, Target
@@ -139,7 +139,7 @@ def _optional_duration(rd: r.Reader, key: str, default: float | None) -> float |
 def _read_calendar(rd: r.Reader) -> BusinessCalendar | None:
     d = BusinessCalendar()
     tz = rd.get("timezone", r.timezone, d.timezone)
-    days = rd.get("days", lambda v: parse_days(r.string_list(v)), d.days)
+    days = rd.get("days", r.weekdays, d.days)
     hours = rd.get("hours", parse_hours, (d.start, d.end))
     holidays = rd.get("holidays", _dates, d.holidays)
     rd.finish()

@@ -7,11 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from watchd.config.oncall import _days as weekdays
 from watchd.config.paging import read_opsgenie, read_pagerduty
 from watchd.configkit import reader as r
 from watchd.configkit.secrets import read_secret
-from watchd.core.businesshours import parse_days
 from watchd.core.cron import CronSpec
 from watchd.core.escalation import Level
 from watchd.core.maintenance import RecurringWindow, Scope
@@ -120,7 +118,7 @@ def _quiet_hours(c: r.Reader, media: tuple[str, ...]) -> tuple[QuietHours, ...]:
         if not q.ok:
             continue  # "must be a mapping" said it; its missing keys would only add noise
         span = QuietHours(
-            days=q.get("days", weekdays, frozenset(range(7))),  # mon-fri, "sat,sun", [mon, wed-fri]
+            days=q.get("days", r.weekdays, frozenset(range(7))),  # mon-fri, "sat,sun", [mon, wed-fri]
             start=q.get("start", _time),
             end=q.get("end", _time),
             media=q.get(
@@ -240,7 +238,7 @@ def read_maintenance(rd: r.Reader, contacts: tuple[str, ...]) -> MaintenanceConf
             name=str(name),
             duration=w.get("duration", r.duration, dw.duration),
             timezone=w.get("timezone", r.timezone, dw.timezone),
-            days=w.get("days", lambda v: parse_days(r.string_list(v)), dw.days),
+            days=w.get("days", r.weekdays, dw.days),
             start=w.get("start", _time, dw.start),
             cron=cron,
             scope=Scope(w.get("checks", r.string_list, ()), w.get("tags", r.string_list, ())),

@@ -44,7 +44,6 @@ from zoneinfo import ZoneInfo
 from watchd.configkit import reader as r
 from watchd.configkit.secrets import read_secret
 from watchd.core import timespec
-from watchd.core.businesshours import parse_days
 from watchd.core.oncall import (
     OVERRIDE,
     ROTATION_PREFIX,
@@ -284,7 +283,7 @@ def _restrictions(rd: r.Reader) -> tuple[Restriction, ...] | None:
     out = []
     for i, item in enumerate(items):
         rr = r.Reader(item, f"{rd.key_path('restrict')}[{i}]", rd.problems, rd.file, rd.line("restrict"))
-        days = rr.get("days", _days, frozenset(range(7)))
+        days = rr.get("days", r.weekdays, frozenset(range(7)))
         start = rr.get("start", _clock, None)
         end = rr.get("end", _end_clock, None)
         for key, value in (("start", start), ("end", end)):
@@ -294,14 +293,6 @@ def _restrictions(rd: r.Reader) -> tuple[Restriction, ...] | None:
         if days is not None and start is not None and end is not None:
             out.append(Restriction(days, start, end))
     return tuple(out) if len(out) == len(items) else None
-
-
-def _days(value: Any) -> frozenset[int]:
-    """mon-fri, "sat,sun", [mon, wed-fri], fri-mon (wrapping round the week)."""
-    days = parse_days(r.string_list(value))
-    if not days:
-        raise ValueError("expected weekdays like mon-fri")
-    return days
 
 
 def _override(rd: r.Reader, contacts: tuple[str, ...], timezone: str) -> Override | None:

@@ -100,6 +100,7 @@ class Reader:
 
 # -- converters: raise ValueError with a message that reads well after "key.path: " -------------------
 
+
 def kind(value: Any) -> str:
     """What a YAML value is, in the words of the config reference."""
     if isinstance(value, dict):
@@ -207,3 +208,13 @@ def one_of(*choices: str) -> Callable[[Any], str]:
         return text
 
     return conv
+
+
+def weekdays(value: Any) -> frozenset[int]:
+    """mon-fri, "sat,sun", [mon, wed-fri], fri-mon (wrapping round the week); 0 is Monday."""
+    from watchd.core.businesshours import parse_days
+
+    days = parse_days(string_list(value))
+    if not days:
+        raise ValueError("expected weekdays like mon-fri")
+    return days
