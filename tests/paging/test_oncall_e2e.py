@@ -185,6 +185,11 @@ async def test_sunday_night_p1_pages_escalates_and_stops_at_the_ack_link(
         assert sms_to(twilio, BOB) == []
         assert box.to("bob@") == []
 
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://127.0.0.1:{api_port}/api/v1/incidents/1") as r:
+                paging = (await r.json())["paging"]
+        assert paging == {"policy": "standard", "next_page_at": "2026-12-06T02:10:00Z"}  # level 2
+
         # Nobody acknowledges: 10 minutes on, the secondary (bob) is paged, alice not again.
         clock.advance(10 * 60 + 1)
         await d.followup.tick()
@@ -209,6 +214,9 @@ async def test_sunday_night_p1_pages_escalates_and_stops_at_the_ack_link(
                 assert bad.status == 403
         assert incident(tmp_path) == ("alice", "open")
         await until(lambda: pagerduty.incidents[0].status == "acknowledged")
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://127.0.0.1:{api_port}/api/v1/incidents/1") as r:
+                assert (await r.json())["paging"] == {"policy": "standard", "next_page_at": None}
 
         # Everyone who was paged hears that alice has it (bob can go back to sleep) ...
         await until(lambda: all(status == "done" for _, _, status in outbox(tmp_path)))

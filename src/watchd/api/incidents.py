@@ -169,6 +169,9 @@ async def get_incident(request: web.Request) -> web.Response:
         "response": av.target_dict(sla.response(times, policy, now)),
         "resolution": av.target_dict(sla.resolution(times, policy, now)),
     }
+    pager, inc = getattr(api.daemon, "pager", None), incident_store.get(db, iid)
+    name, next_at = pager.next_page(db, inc) if pager is not None and inc is not None else (None, None)
+    data["paging"] = {"policy": name, "next_page_at": iso(next_at)}
     return json_response(data)
 
 

@@ -427,6 +427,8 @@ COMPONENTS: dict[str, Any] = {
             "events": {"type": "array", "items": EVENT},
             "deliveries": {"type": "array", "items": DELIVERY},
             "sla": obj({"response": TARGET, "resolution": TARGET}),
+            # the escalation policy paging for it (oncall.escalation), and when its next level fires
+            "paging": obj({"policy": NSTR, "next_page_at": TIME}),
         }
     ),
     "Service": obj(SERVICE_PROPS),

@@ -77,6 +77,19 @@ class Pager:
             batch.writes.append(_marks(inc, batch.now, new_marks + fired, rows))
             batch.effects += len(rows)
 
+    def next_page(self, db: sqlite3.Connection, inc: Incident) -> tuple[str | None, float | None]:
+        """(policy name, when its next level fires) for `watchd incidents show` and the API; no time
+        once the incident is acknowledged, resolved or held back, or the chain has run out."""
+        policy = self.policy(inc)
+        if policy is None:
+            return None, None
+        if not inc.is_open or inc.acked_at is not None or inc.suppressed_by is not None:
+            return policy.name, None
+        query = "SELECT level, fired_at FROM escalations WHERE incident_id = ? AND deadline = ?"
+        marks = dict(db.execute(query, (inc.id, DEADLINE)).fetchall())
+        started = marks.pop(START, inc.opened_at)
+        return policy.name, paging.next_due(inc, policy, started, set(marks))
+
     def _fire(
         self,
         now: float,
