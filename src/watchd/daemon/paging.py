@@ -65,14 +65,12 @@ class Pager:
         policy = self.policy(inc)
         if policy is None:
             return
-        query = "SELECT level, fired_at FROM escalations WHERE incident_id = ? AND deadline = ?"
-        marks = dict(db.execute(query, (inc.id, DEADLINE)).fetchall())
-        started = marks.pop(START, None)
+        started, fired_before = _fired(db, inc)
         new_marks: list[tuple[int, str]] = []
         if started is None:  # opened before paging was configured: page from now on
             started = batch.now
             new_marks.append((START, ""))
-        rows, fired = self._fire(batch.now, inc, policy, started, set(marks), None, set())
+        rows, fired = self._fire(batch.now, inc, policy, started, fired_before, None, set())
         if rows or new_marks or fired:
             batch.writes.append(_marks(inc, batch.now, new_marks + fired, rows))
             batch.effects += len(rows)
@@ -85,10 +83,8 @@ class Pager:
             return None, None
         if not inc.is_open or inc.acked_at is not None or inc.suppressed_by is not None:
             return policy.name, None
-        query = "SELECT level, fired_at FROM escalations WHERE incident_id = ? AND deadline = ?"
-        marks = dict(db.execute(query, (inc.id, DEADLINE)).fetchall())
-        started = marks.pop(START, inc.opened_at)
-        return policy.name, paging.next_due(inc, policy, started, set(marks))
+        started, fired = _fired(db, inc)
+        return policy.name, paging.next_due(inc, policy, inc.opened_at if started is None else started, fired)
 
     def _fire(
         self,
@@ -114,6 +110,13 @@ class Pager:
             marks.append((page.number, why))
             log.info("page", incident=inc.id, level=page.level + 1, round=page.round, contacts=page.contacts)
         return rows, marks
+
+
+def _fired(db: sqlite3.Connection, inc: Incident) -> tuple[float | None, set[int]]:
+    """(when paging began, the level numbers fired since) from the store."""
+    query = "SELECT level, fired_at FROM escalations WHERE incident_id = ? AND deadline = ?"
+    marks = dict(db.execute(query, (inc.id, DEADLINE)).fetchall())
+    return marks.pop(START, None), set(marks)
 
 
 def _marks(
