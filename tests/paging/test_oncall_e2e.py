@@ -8,74 +8,28 @@ PagerDuty. Every page goes out exactly once."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import re
-import socket
-import sqlite3
-import threading
-from collections.abc import Callable, Iterator
-from email import message_from_bytes
-from email.message import Message
 from pathlib import Path
 
 import aiohttp
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP as SMTPServer
-from aiosmtpd.smtp import Envelope, Session
 
 from watchd import config
 from watchd.core.clock import FakeClock
 from watchd.daemon import Daemon
 
+from .daemonkit import Mailbox, free_port, get_json, incident, outbox, pagerduty, smtp, until
 from .gwfixtures import twilio  # noqa: F401 (fixture)
 from .standins.pagerduty import ROUTING_KEY, PagerDutyStandIn
 from .standins.twilio import ACCOUNT_SID, AUTH_TOKEN, Twilio
 
 pytestmark = pytest.mark.slow
+__all__ = ["pagerduty", "smtp"]  # fixtures
 
 BERLIN = dt.timezone(dt.timedelta(hours=1))  # CET in December
 SUNDAY_0300 = dt.datetime(2026, 12, 6, 3, 0, tzinfo=BERLIN).timestamp()
 ALICE, BOB = "+4915110000001", "+4915110000002"
-
-
-class Mailbox:
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-        self.lock = threading.Lock()
-
-    async def handle_DATA(self, server: SMTPServer, session: Session, envelope: Envelope) -> str:
-        with self.lock:
-            self.messages.append(message_from_bytes(envelope.content))  # type: ignore[arg-type]
-        return "250 OK"
-
-    def to(self, address: str) -> list[Message]:
-        with self.lock:
-            return [m for m in self.messages if address in str(m["To"])]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Mailbox, int]]:
-    box = Mailbox()
-    controller = Controller(box, hostname="127.0.0.1", port=free_port(), ready_timeout=10)
-    controller.start()
-    yield box, controller.port
-    controller.stop()
-
-
-@pytest.fixture
-async def pagerduty() -> PagerDutyStandIn:
-    standin = PagerDutyStandIn()
-    await standin.start()
-    yield standin  # type: ignore[misc]
-    await standin.stop()
 
 
 def write_config(root: Path, smtp_port: int, api_port: int, twilio_base: str, pd_url: str) -> Path:
@@ -137,24 +91,8 @@ checks:
     return cfg
 
 
-async def until(what: Callable[[], bool], timeout: float = 15.0) -> None:
-    """Wait for the outbox (real time: it delivers on its own task) to make `what` true."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not what():
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
-        await asyncio.sleep(0.02)
-
-
 def sms_to(tw: Twilio, number: str) -> list[str]:
     return [m["Body"] for m in tw.messages if m["To"] == number]
-
-
-def outbox(root: Path) -> list[tuple[str, str, str]]:
-    db = sqlite3.connect(root / "data" / "watchd.db")
-    try:
-        return db.execute("SELECT channel, kind, status FROM outbox ORDER BY id").fetchall()
-    finally:
-        db.close()
 
 
 async def test_sunday_night_p1_pages_escalates_and_stops_at_the_ack_link(
@@ -185,9 +123,7 @@ async def test_sunday_night_p1_pages_escalates_and_stops_at_the_ack_link(
         assert sms_to(twilio, BOB) == []
         assert box.to("bob@") == []
 
-        async with aiohttp.ClientSession() as http:
-            async with http.get(f"http://127.0.0.1:{api_port}/api/v1/incidents/1") as r:
-                paging = (await r.json())["paging"]
+        paging = (await get_json(f"http://127.0.0.1:{api_port}/api/v1/incidents/1"))["paging"]
         assert paging == {"policy": "standard", "next_page_at": "2026-12-06T02:10:00Z"}  # level 2
 
         # Nobody acknowledges: 10 minutes on, the secondary (bob) is paged, alice not again.
@@ -214,9 +150,8 @@ async def test_sunday_night_p1_pages_escalates_and_stops_at_the_ack_link(
                 assert bad.status == 403
         assert incident(tmp_path) == ("alice", "open")
         await until(lambda: pagerduty.incidents[0].status == "acknowledged")
-        async with aiohttp.ClientSession() as http:
-            async with http.get(f"http://127.0.0.1:{api_port}/api/v1/incidents/1") as r:
-                assert (await r.json())["paging"] == {"policy": "standard", "next_page_at": None}
+        paging = (await get_json(f"http://127.0.0.1:{api_port}/api/v1/incidents/1"))["paging"]
+        assert paging == {"policy": "standard", "next_page_at": None}
 
         # Everyone who was paged hears that alice has it (bob can go back to sleep) ...
         await until(lambda: all(status == "done" for _, _, status in outbox(tmp_path)))
@@ -244,11 +179,3 @@ async def test_sunday_night_p1_pages_escalates_and_stops_at_the_ack_link(
         assert box.to("dave@") == []
     finally:
         await d.stop()
-
-
-def incident(root: Path) -> tuple[str | None, str]:
-    db = sqlite3.connect(root / "data" / "watchd.db")
-    try:
-        return db.execute("SELECT acked_by, status FROM incidents ORDER BY id DESC LIMIT 1").fetchone()
-    finally:
-        db.close()

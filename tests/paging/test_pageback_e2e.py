@@ -5,11 +5,8 @@ bad signatures are refused. Real daemon in-process, injected clock, stand-ins on
 
 from __future__ import annotations
 
-import asyncio
-import socket
 import sqlite3
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
@@ -19,18 +16,13 @@ from watchd import config
 from watchd.core.clock import FakeClock
 from watchd.daemon import Daemon
 
+from .daemonkit import free_port, incident, until
 from .standins.opsgenie import API_KEY, WEBHOOK_TOKEN, OpsgenieStandIn
 from .standins.pagerduty import ROUTING_KEY, WEBHOOK_SECRET, PagerDutyStandIn
 
 pytestmark = pytest.mark.slow
 
 KEY = "watchd-web01-shop-1"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def write_config(root: Path, api_port: int, pd_url: str, og_url: str) -> Path:
@@ -65,21 +57,6 @@ checks:
   shop: {{command: [{plugin}], impact: high, urgency: high, notify: []}}
 """)
     return cfg
-
-
-async def until(what: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not what():
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
-        await asyncio.sleep(0.02)
-
-
-def incident(root: Path) -> tuple[str | None, str]:
-    db = sqlite3.connect(root / "data" / "watchd.db")
-    try:
-        return db.execute("SELECT acked_by, status FROM incidents ORDER BY id DESC LIMIT 1").fetchone()
-    finally:
-        db.close()
 
 
 def lead_rows(root: Path) -> int:

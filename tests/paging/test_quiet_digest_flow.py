@@ -14,9 +14,10 @@ from watchd import config
 from watchd.core.clock import FakeClock
 from watchd.daemon import Daemon
 
+from .daemonkit import Mailbox, smtp, until
 from .gwfixtures import twilio
 from .standins.twilio import ACCOUNT_SID, AUTH_TOKEN, Twilio
-from .test_oncall_e2e import SUNDAY_0300, Mailbox, sms_to, smtp, until
+from .test_oncall_e2e import SUNDAY_0300, sms_to
 
 pytestmark = pytest.mark.slow
 __all__ = ["smtp", "twilio"]  # fixtures

@@ -78,6 +78,11 @@ def _facts(inc: Incident, zone: str) -> str:
     return "<dl>" + "".join(f"<dt>{k}</dt><dd>{html.escape(str(v))}</dd>" for k, v in rows) + "</dl>"
 
 
+def _unusable(exc: acklink.LinkError) -> web.Response:
+    status = 409 if isinstance(exc, acklink.LinkUsed) else 403
+    return _page("Link not usable", f"<p>{html.escape(str(exc))}.</p>", status)
+
+
 def _target(request: web.Request) -> tuple[Api, int, str, str] | web.Response:
     api = api_of(request)
     action = request.match_info["action"]
@@ -100,9 +105,7 @@ async def show(request: web.Request) -> web.Response:
     try:
         grant = links.check(links.key(daemon.config), daemon.store, incident_id, action, token, api.now())
     except acklink.LinkError as exc:
-        return _page(
-            "Link not usable", f"<p>{html.escape(str(exc))}.</p>", 409 if "used" in str(exc) else 403
-        )
+        return _unusable(exc)
     inc = incident_store.get(daemon.store.db, incident_id)
     if inc is None:
         return _page("Not found", "<p>There is no such incident.</p>", 404)
@@ -130,9 +133,7 @@ async def act(request: web.Request) -> web.Response:
     try:
         inc = links.act(links.key(daemon.config), daemon.store, incident_id, action, token, api.now())
     except acklink.LinkError as exc:
-        return _page(
-            "Link not usable", f"<p>{html.escape(str(exc))}.</p>", 409 if "used" in str(exc) else 403
-        )
+        return _unusable(exc)
     except actions.ActionError as exc:
         status = 404 if "no incident" in str(exc) else 409
         return _page("Nothing done", f"<p>{html.escape(str(exc))}.</p>", status)

@@ -89,7 +89,7 @@ def check(
     grant = acklink.verify(link_key, token, incident_id, action, now)
     used = store.db.execute("SELECT 1 FROM link_uses WHERE nonce = ?", (grant.nonce,)).fetchone()
     if used:
-        raise acklink.LinkError("this link has already been used")
+        raise acklink.LinkUsed
     return grant
 
 
@@ -102,7 +102,7 @@ def act(
     comment = f"from the link in a page{via}"
     with store.transaction() as db:
         if not paging_store.use_link(db, grant.nonce, incident_id, action, grant.contact, now):
-            raise acklink.LinkError("this link has already been used")
+            raise acklink.LinkUsed
         if action == "ack":
             return actions.ack_in(db, incident_id, grant.contact, comment, now)
         return actions.resolve_in(db, incident_id, grant.contact, comment, now)

@@ -23,6 +23,13 @@ class LinkError(ValueError):
     """The link cannot act: the message says why in words a person who clicked it understands."""
 
 
+class LinkUsed(LinkError):
+    """A valid link that has acted once already (the caller keeps track of used nonces)."""
+
+    def __init__(self) -> None:
+        super().__init__("this link has already been used")
+
+
 @dataclass(frozen=True, slots=True)
 class Grant:
     incident_id: int
