@@ -138,3 +138,26 @@ def test_importing_the_pure_packages_loads_no_io() -> None:
     loaded = set(run.stdout.split())
     bad = {"asyncio", "sqlite3", "socket", "ssl", "subprocess", "threading", "aiohttp", "aiomqtt"}
     assert not (loaded & (bad | {"apscheduler"})), sorted(loaded & bad)
+
+
+def test_a_plugin_only_daemon_loads_no_clients(tmp_path: Path) -> None:
+    """A daemon that only runs plugins (no API, bus, contacts) never imports the HTTP client and server,
+    the template engine or the paging clients: memory per host matters (issue 16)."""
+    cfg = tmp_path / "watchd.yaml"
+    cfg.write_text(
+        f"data_dir: {tmp_path / 'data'}\napi: {{enabled: false}}\nlog: {{level: warning}}\n"
+        "checks:\n  ok: {command: [/bin/true], interval: 1h}\n"
+    )
+    code = (
+        "import asyncio, sys\n"
+        "from watchd import config\nfrom watchd.daemon import Daemon\n"
+        f"d = Daemon(config.load({str(cfg)!r}), {str(cfg)!r})\n"
+        "async def main():\n    await d.start()\n    await d.run_check('ok')\n    await d.stop()\n"
+        "asyncio.run(main())\n"
+        "print(' '.join(sorted(m for m in sys.modules)))\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path
+    )
+    loaded = {m.split(".")[0] for m in run.stdout.split()}
+    assert not loaded & {"aiohttp", "jinja2", "apprise", "aiomqtt", "prometheus_client"}, sorted(loaded)

@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from watchd.config.paging import read_opsgenie, read_pagerduty
 from watchd.configkit import reader as r
 from watchd.configkit.secrets import read_secret
 from watchd.core.cron import CronSpec
@@ -58,8 +57,8 @@ def read_contacts(rd: r.Reader, timezone: str = "UTC", config_dir: str = ".") ->
         sms, voice = c.get("sms", r.string, None), c.get("voice", r.string, None)
         if (sms or voice) and not phone:
             c.problem("phone", "sms and voice need the contact's phone number (E.164, like +4930123456)")
-        pagerduty = read_pagerduty(c.child("pagerduty"), config_dir) if c.has("pagerduty") else None
-        opsgenie = read_opsgenie(c.child("opsgenie"), config_dir) if c.has("opsgenie") else None
+        pagerduty = _service(c, "pagerduty", config_dir) if c.has("pagerduty") else None
+        opsgenie = _service(c, "opsgenie", config_dir) if c.has("opsgenie") else None
         apprise = _apprise(c, config_dir) if c.has("apprise") else ()
         contact = Contact(
             name=str(name),
@@ -91,6 +90,14 @@ def read_contacts(rd: r.Reader, timezone: str = "UTC", config_dir: str = ".") ->
 
 
 MEDIA = ("email", "webhook", "mqtt", "sms", "voice", "pagerduty", "opsgenie", "apprise")
+
+
+def _service(c: r.Reader, name: str, config_dir: str) -> Any:
+    # The clients (and aiohttp with them) load only for a config whose contacts use them.
+    from watchd.config.paging import read_opsgenie, read_pagerduty
+
+    read = read_pagerduty if name == "pagerduty" else read_opsgenie
+    return read(c.child(name), config_dir)
 
 
 def _apprise(c: r.Reader, config_dir: str) -> tuple[str, ...]:
