@@ -160,4 +160,12 @@ def test_a_plugin_only_daemon_loads_no_clients(tmp_path: Path) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path
     )
     loaded = {m.split(".")[0] for m in run.stdout.split()}
-    assert not loaded & {"aiohttp", "jinja2", "apprise", "aiomqtt", "prometheus_client"}, sorted(loaded)
+    assert not loaded & {
+        "aiohttp",
+        "jinja2",
+        "apprise",
+        "aiomqtt",
+        "prometheus_client",
+        "rich",
+        "pygments",
+    }, sorted(loaded)
