@@ -225,6 +225,7 @@ def run(checks: int, rate: float, seconds: float) -> dict[str, Any]:
     achieved = last_minute / 60.0
     return {
         "daemon": "nagios4",
+        "loadavg": float(open("/proc/loadavg").read().split()[0]),
         "target_rate": rate,
         "checks": checks,
         "window_s": elapsed,

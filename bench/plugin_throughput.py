@@ -236,6 +236,12 @@ def _machine_cpu() -> tuple[float, float]:
     return (sum(ticks[:8]) - idle - steal) / hz, steal / hz
 
 
+def load_average() -> float:
+    """The 1-minute load average at the end of a window (/proc/loadavg)."""
+    with open("/proc/loadavg") as f:
+        return float(f.read().split()[0])
+
+
 def _percentile(sorted_values: Sequence[float], q: float) -> float:
     if not sorted_values:
         return float("nan")
@@ -327,6 +333,7 @@ async def measure(config: Any, seconds: float, profile: str | None) -> dict[str,
         "fds_open": fds_open,
         "machine_busy_pct": 100 * (busy1 - busy0) / elapsed / (os.cpu_count() or 1),
         "other_cpu_s": (busy1 - busy0) - cpu - plugin_cpu,  # other processes (and untracked plugins)
+        "loadavg": load_average(),  # high load with little foreign CPU means tasks waiting on the disk
         "steal_s": steal1 - steal0,
         "running_at_stop": running_at_stop,
         "not_ok_at_end": not_ok,
@@ -491,7 +498,7 @@ def print_side_by_side(results: list[dict[str, Any]], peers: list[dict[str, Any]
     print()
     head = (
         f"{'target/s':>8}  {'daemon':<7} {'achieved/s':>10} {'late p99':>9} {'max':>8} {'ms CPU/chk':>10}"
-        f" {'RSS':>7} {'foreign CPU':>11}"
+        f" {'RSS':>7} {'foreign CPU':>11} {'load':>5}"
     )
     print("side by side (Nagios 4 latency: each service's last start; RSS: main process + workers)")
     print(head)
@@ -500,15 +507,17 @@ def print_side_by_side(results: list[dict[str, Any]], peers: list[dict[str, Any]
         ours = next(r for r in results if r["spawn"] == "posix" and r["target_rate"] == peer["target_rate"])
         rows = [
             ("watchd", ours["checks_per_s"], ours["lateness_p99_ms"], ours["lateness_max_ms"],
-             ours["cpu_ms_per_check"], ours["peak_rss_mb"], ours["other_cpu_s"], ours["window_s"]),
+             ours["cpu_ms_per_check"], ours["peak_rss_mb"], ours["other_cpu_s"], ours["window_s"],
+             ours["loadavg"]),
             ("nagios4", peer["checks_per_s"], peer["latency_p99_ms"], peer["latency_max_ms"],
-             peer["cpu_ms_per_check"], peer["rss_mb"], peer["other_cpu_s"], peer["window_s"]),
+             peer["cpu_ms_per_check"], peer["rss_mb"], peer["other_cpu_s"], peer["window_s"],
+             peer["loadavg"]),
         ]  # fmt: skip
-        for name, rate, p99, worst, cpu, rss, other, window in rows:
+        for name, rate, p99, worst, cpu, rss, other, window, load in rows:
             foreign = 100 * max(other, 0.0) / window / (os.cpu_count() or 1)
             print(
                 f"{peer['target_rate']:>8g}  {name:<7} {rate:>10.1f} {p99:>7.1f}ms {worst:>6.1f}ms"
-                f" {cpu:>10.3f} {rss:>5.1f}MB {foreign:>10.1f}%"
+                f" {cpu:>10.3f} {rss:>5.1f}MB {foreign:>10.1f}% {load:>5.2f}"
             )
         print(
             f"{'':>8}  {'ratio':<7} {ours['checks_per_s'] / peer['checks_per_s']:>10.2f} {'':>9} {'':>8}"
