@@ -175,6 +175,7 @@ def _build(doc: Any, path: str, problems: list[Problem]) -> Config | None:
         shutdown_grace=sched_rd.get("shutdown_grace", r.duration, sd.shutdown_grace),
         state_flush_interval=sched_rd.get("state_flush_interval", r.duration, sd.state_flush_interval),
         followup_interval=sched_rd.get("followup_interval", r.duration, sd.followup_interval),
+        granularity=sched_rd.get("granularity", _granularity, sd.granularity),
     )
     sched_rd.finish()
 
@@ -264,3 +265,10 @@ def _check_gateways(rd: r.Reader, contacts: Mapping[str, Contact], notify: Notif
                 contact.problem(medium, f"unknown gateway {gateway!r} (notify.gateways has {known})")
             elif g.kind != medium:
                 contact.problem(medium, f"gateway {gateway!r} is for {g.kind}, not {medium}")
+
+
+def _granularity(value: Any) -> float:
+    seconds = r.duration(value)
+    if not 0.001 <= seconds <= 1.0:
+        raise ValueError(f"must be between 1ms and 1s, not {value!r}")
+    return seconds

@@ -58,7 +58,9 @@ class Daemon:
         self.pager = Pager(
             lambda: self.config, lambda check: self.routing.route(check).description, self.routing.channels
         )
-        self.scheduler = Scheduler(self.run_check, config.scheduler.max_concurrent)
+        self.scheduler = Scheduler(
+            self.run_check, config.scheduler.max_concurrent, config.scheduler.granularity
+        )
         self.bus: Bus | None = None
         self.icinga2: Icinga2Forwarder | None = None
         self.api: ApiServer | None = None
@@ -192,6 +194,7 @@ class Daemon:
         removed = set(self.config.checks) - set(new.checks)
         self.config = new
         self.scheduler.max_concurrent = new.scheduler.max_concurrent
+        self.scheduler.granularity = new.scheduler.granularity
         self.scheduler.update(jobs_for(new))
         if bus is not self.bus:
             old, self.bus = self.bus, bus
