@@ -163,3 +163,17 @@ async def test_checks_due_within_a_grain_start_together_on_its_edge() -> None:
     assert loop.time() >= edge - 0.001
     assert sched.stats.last_tick == pytest.approx(edge, abs=0.05)
     await sched.stop(1.0)
+
+
+@pytest.mark.parametrize(
+    ("checks", "interval", "grain"),
+    [(1000, 5.0, 0.25), (1000, 1.0, 0.064), (100_000, 1.0, 0.01), (0, 60.0, 0.25)],
+    ids=["200/s: coarsest", "1000/s: 64 per grain", "floor", "no jobs"],
+)
+async def test_auto_grain_never_makes_a_burst_larger_than_may_run(
+    checks: int, interval: float, grain: float
+) -> None:
+    sched = Scheduler(Gate(), max_concurrent=64)
+    sched.start([Job(f"c{i}", interval, interval) for i in range(checks)])
+    assert sched.grain == pytest.approx(grain)
+    await sched.stop(1.0)

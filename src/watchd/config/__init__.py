@@ -267,8 +267,10 @@ def _check_gateways(rd: r.Reader, contacts: Mapping[str, Contact], notify: Notif
                 contact.problem(medium, f"gateway {gateway!r} is for {g.kind}, not {medium}")
 
 
-def _granularity(value: Any) -> float:
+def _granularity(value: Any) -> float | None:
+    if value == "auto":
+        return None
     seconds = r.duration(value)
     if not 0.001 <= seconds <= 1.0:
-        raise ValueError(f"must be between 1ms and 1s, not {value!r}")
+        raise ValueError(f"must be auto or between 1ms and 1s, not {value!r}")
     return seconds

@@ -31,7 +31,7 @@ class SchedulerConfig:
     shutdown_grace: float = 10.0  # how long running checks may finish on SIGTERM
     state_flush_interval: float = 1.0  # write-behind of unchanged statuses
     followup_interval: float = 15.0  # escalations, renotification, released silences, announcements
-    granularity: float = 0.25  # checks due within one grain start together (daemon/scheduler.py)
+    granularity: float | None = None  # the start grid's step; None ("auto"): see daemon/scheduler.py
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,12 +2,14 @@
 interval while a problem is soft, no overlapping runs of one check, and a global concurrency limit.
 
 The hot path is one heap of due times served by a single loop timer on a grid, rather than
-a timer per check or APScheduler: one wake-up starts every check due in the same grain
-(`scheduler.granularity`, 250 ms), so the daemon pays the loop's per-iteration cost once per grain
-instead of once per check, and plugins started together finish together, so their exits and
-results are handled in the same loop turns too. At 200 checks/s a check cost 0.46 ms of daemon CPU
-on a 10 ms grid, 0.25 on 100 ms and 0.21 on 250 ms (bench/plugin_throughput.py). A start is at most
-one grain late: a quarter second, four times finer than Nagios 4, which schedules in whole seconds.
+a timer per check or APScheduler: one wake-up starts every check due in the same grain, so the
+daemon pays the loop's per-iteration cost once per grain instead of once per check, and plugins
+started together finish together, so their exits and results are handled in the same loop turns
+too. The grain (`scheduler.granularity: auto`) is as coarse as it can be, up to 250 ms, while no
+more checks fall due in one grain than may run at once (max_concurrent / checks per second): a
+burst larger than that would queue, and the queue starts checks one by one again. At 200 checks/s
+a check cost 0.46 ms of daemon CPU on a 10 ms grid and 0.21 on 250 ms (bench/plugin_throughput.py);
+a start is at most one grain late, at worst a quarter second: Nagios 4 schedules in whole seconds.
 daemon/jobs.py runs the follow-up pass.
 """
 
@@ -29,8 +31,8 @@ log = structlog.get_logger("watchd.scheduler")
 # First runs spread over min(interval, this): spread out, yet a fresh start shows results soon.
 MAX_INITIAL_SPREAD = 15.0
 LATENESS_SAMPLES = 10_000
-# Due times are served on this grid: a start is at most this late, and checks due together start together.
-GRANULARITY = 0.25
+# Due times are served on a grid of this step (the "auto" bounds): a start is at most one step late.
+MIN_GRAIN, MAX_GRAIN = 0.01, 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,11 +96,13 @@ class Scheduler:
     """Runs `run(name)` for each job; `run` returns True while the check should use its retry interval."""
 
     def __init__(
-        self, run: Callable[[str], Awaitable[bool]], max_concurrent: int, granularity: float = GRANULARITY
+        self, run: Callable[[str], Awaitable[bool]], max_concurrent: int, granularity: float | None = None
     ) -> None:
+        """`granularity`: the grid step in seconds; None picks it from the load (see the module)."""
         self._run = run
         self.max_concurrent = max_concurrent
         self.granularity = granularity
+        self._rate = 0.0  # checks per second of the current jobs, at their normal interval
         self._entries: dict[str, _Entry] = {}
         self._waiting: collections.deque[_Entry] = collections.deque()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -110,6 +114,14 @@ class Scheduler:
         self._tokens = itertools.count()
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = math.inf
+
+    @property
+    def grain(self) -> float:
+        if self.granularity is not None:
+            return self.granularity
+        if self._rate <= 0:
+            return MAX_GRAIN
+        return min(MAX_GRAIN, max(MIN_GRAIN, self.max_concurrent / self._rate))
 
     @property
     def running(self) -> int:
@@ -130,6 +142,7 @@ class Scheduler:
         assert self._loop is not None
         now = self._loop.time()
         wanted = {j.name: j for j in jobs}
+        self._rate = sum(1.0 / j.interval for j in wanted.values() if j.interval > 0)
         for name in list(self._entries):
             if name not in wanted:
                 entry = self._entries.pop(name)
@@ -192,7 +205,8 @@ class Scheduler:
 
     def _wake_at(self, due: float) -> None:
         assert self._loop is not None
-        at = math.ceil(due / self.granularity) * self.granularity
+        grain = self.grain
+        at = math.ceil(due / grain) * grain
         if at < self._timer_at:
             if self._timer is not None:
                 self._timer.cancel()
