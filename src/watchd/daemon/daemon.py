@@ -102,6 +102,7 @@ class Daemon:
                 self.store, self.clock, lambda: self.config, self.parts.incidents, self.routing.route,
                 self.routing.suppression, self.routing.downtimes, self.parts.pipeline.exec,
                 lambda: self.parts.deliverer.channels if self.parts else {}, self.pager,
+                self.routing.channels,
             )
         )  # fmt: skip
         self.jobs = FollowUpJobs(self.followup.tick, lambda: self.config, self.clock)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import sqlite3
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import structlog
@@ -53,6 +53,8 @@ class FollowUpDeps:
     run_batch: Callable[[Batch], Awaitable[object]]
     channels: Callable[[], Mapping[str, object]] = dict  # outbox channels (ticket backends read back)
     pager: Pager | None = None  # on-call paging levels (oncall.escalation)
+    # (contacts, priority, now) -> their channels, quiet hours and digests applied (daemon.routing)
+    audience: Callable[[Iterable[str], str, float], list[str]] | None = None
 
 
 class FollowUp:
@@ -196,10 +198,10 @@ class FollowUp:
                 event = "escalate" if esc.deadline == "respond" else "resolution_breached"
                 target = "response" if esc.deadline == "respond" else "resolution"
                 why = f"{target} target missed; escalated to level {esc.level + 1}"
+                people = self._people(esc.contacts, inc.priority, batch.now, media)
                 rows = effects.notify_rows(
-                    inc, event, why, None, batch.now, effects.contact_channels(esc.contacts, media),
-                    self.d.route_for(inc.check).description,
-                )  # fmt: skip
+                    inc, event, why, None, batch.now, people, self.d.route_for(inc.check).description
+                )
                 rows += effects.follow_up_rows(db, inc, "update", why, None, batch.now, notify=False)
                 batch.writes.append(_escalated(inc, esc, why, rows, batch.now))
                 batch.effects += len(rows)
@@ -220,18 +222,24 @@ class FollowUp:
             return
         cfg = self.d.config()
         oncall = [c for c in self._contacts_of(inc.check) if cfg.contacts[c].kind == "oncall"]
+        people = self._people(oncall, inc.priority, batch.now, media)
         rows = effects.notify_rows(
-            inc, "renotify", "still failing", None, batch.now, effects.contact_channels(oncall, media),
-            self.d.route_for(inc.check).description,
-        )  # fmt: skip
+            inc, "renotify", "still failing", None, batch.now, people, self.d.route_for(inc.check).description
+        )
 
         def write(db: sqlite3.Connection) -> None:
             db.execute("UPDATE incidents SET last_notified_at = ? WHERE id = ?", (batch.now, inc.id))
-            for r in rows:
-                outbox.enqueue(db, inc.id, r.channel, r.kind, r.payload, batch.now)
+            effects.enqueue(db, inc.id, rows, batch.now)
 
         batch.writes.append(write)
         batch.effects += len(rows)
+
+    def _people(
+        self, contacts: Sequence[str], priority: str, now: float, media: Mapping[str, Sequence[str]]
+    ) -> list[str]:
+        if self.d.audience is None:
+            return effects.contact_channels(contacts, media)
+        return self.d.audience(contacts, priority, now)
 
     def _contacts_of(self, check: str) -> list[str]:
         cfg = self.d.config()
@@ -381,8 +389,7 @@ def _escalated(
             (esc.level + 1, inc.id),
         )
         incident_store.log_event(db, inc, "escalate", why)
-        for r in rows:
-            outbox.enqueue(db, inc.id, r.channel, r.kind, r.payload, now)
+        effects.enqueue(db, inc.id, rows, now)
 
     return write
 
