@@ -69,12 +69,13 @@ async def test_create_note_acknowledge_close(
     assert opsgenie_standin.seen[0]["headers"]["Authorization"] == f"GenieKey {API_KEY}"
 
     await transport(message(text="Priority raised to P1."), "raised", facts(priority="P1"), 2)
+    assert alert.priority == "P1"  # the alert's own priority follows, not only a note
     await transport(message(), "ack", facts(acked_by="ann"), 3)
     assert alert.acknowledged
     assert alert.status == "open"
     await transport(message(text="Recovered."), "resolve", facts(state="OK"), 4)
     assert alert.status == "closed"
-    assert alert.log == ["create", "AddNote", "Acknowledge", "Close"]
+    assert alert.log == ["create", "UpdatePriority", "AddNote", "Acknowledge", "Close"]
     assert alert.notes[0] == "Priority raised to P1."
     assert all(s["query"] == {"identifierType": "alias"} for s in opsgenie_standin.seen[1:])
     assert all(r["success"] for r in opsgenie_standin.requests.values())

@@ -79,6 +79,7 @@ class OpsgenieStandIn:
         app.router.add_post("/v2/alerts/{identifier}/notes", self.note)
         app.router.add_post("/v2/alerts/{identifier}/acknowledge", self.acknowledge)
         app.router.add_post("/v2/alerts/{identifier}/close", self.close)
+        app.router.add_put("/v2/alerts/{identifier}/priority", self.set_priority)
         app.router.add_get("/v2/alerts/requests/{request_id}", self.request_status)
         self._runner = web.AppRunner(app, shutdown_timeout=1.0)
         await self._runner.setup()
@@ -288,6 +289,19 @@ class OpsgenieStandIn:
 
     async def close(self, request: web.Request) -> web.Response:
         return await self.act(request, "Close")
+
+    async def set_priority(self, request: web.Request) -> web.Response:
+        """Update Alert Priority: the body is {"priority": P1..P5} and nothing else."""
+        body = await request.json()
+        if set(body) != {"priority"} or body["priority"] not in PRIORITIES:
+            self.violation(f"update priority body {body!r}")
+            return self.unprocessable({"priority": "must be one of P1..P5, and the only field"})
+        identifier, alert = self.target(request)
+        if alert is None:
+            return self.accepted("UpdatePriority", False, "Alert does not exist", None, identifier)
+        alert.log.append("UpdatePriority")
+        alert.priority = body["priority"]
+        return self.accepted("UpdatePriority", True, "Update priority done", alert, alert.alias)
 
     async def request_status(self, request: web.Request) -> web.Response:
         status = self.requests.get(request.match_info["request_id"])

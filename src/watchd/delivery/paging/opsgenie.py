@@ -7,6 +7,8 @@ Request Status), docs.opsgenie.com/docs/response (status codes) and /docs/api-ra
     open, test   POST /v2/alerts {message <= 130, alias <= 512, description <= 15000, responders,
                  tags (<= 20 of <= 50 chars), details (string map, <= 8000 chars), entity <= 512,
                  source <= 100, priority P1..P5, user <= 100, note <= 25000}
+    raised       PUT /v2/alerts/{alias}/priority?identifierType=alias {priority} (Update Alert
+                 Priority: idempotent, so it goes first and a retry repeats no note), then the note
     raised, renotify, escalate, resolution_breached, update
                  POST /v2/alerts/{alias}/notes?identifierType=alias {note <= 25000, user, source}
     ack          POST /v2/alerts/{alias}/acknowledge?identifierType=alias {user, source, note}
@@ -152,13 +154,16 @@ class OpsgenieTransport:
         action = "notes" if event in NOTES else {"ack": "acknowledge", "resolve": "close"}.get(event)
         if action is None:
             raise DeliveryError(f"opsgenie: no alert action for watchd event {event!r}", retryable=False)
+        path = f"/v2/alerts/{quote(name, safe='')}"
+        if event == "raised":
+            await self._post(f"{path}/priority", f"priority {name}", {"priority": priority(facts)}, "PUT")
         note = msg.text[:MAX_NOTE] or msg.subject or event
         body = {"note": note, "user": WHO, "source": WHO}  # the same three fields for all three actions
-        await self._post(f"/v2/alerts/{quote(name, safe='')}/{action}", f"{action} {name}", body)
+        await self._post(f"{path}/{action}", f"{action} {name}", body)
 
-    async def _post(self, path: str, what: str, body: dict[str, Any]) -> None:
+    async def _post(self, path: str, what: str, body: dict[str, Any], method: str = "POST") -> None:
         params = {"identifierType": "alias"} if path != "/v2/alerts" else None
-        reply = await self._api.request("POST", path, what=what, params=params, json=body, allow=(429,))
+        reply = await self._api.request(method, path, what=what, params=params, json=body, allow=(429,))
         if reply.status == 429:
             raise DeliveryError(
                 f"opsgenie {what}: HTTP 429 rate limited ({reply.headers.get('x-ratelimit-reason', '?')}):"
