@@ -32,7 +32,9 @@ SUNDAY_0300 = dt.datetime(2026, 12, 6, 3, 0, tzinfo=BERLIN).timestamp()
 ALICE, BOB = "+4915110000001", "+4915110000002"
 
 
-def write_config(root: Path, smtp_port: int, api_port: int, twilio_base: str, pd_url: str) -> Path:
+def write_config(
+    root: Path, smtp_port: int, api_port: int, twilio_base: str, pd_url: str, public_url: str = ""
+) -> Path:
     code = root / "shop.code"
     code.write_text("2")
     plugin = root / "check_shop"
@@ -72,7 +74,7 @@ notify:
       form: {{To: "{{{{ to }}}}", From: "+3197010000000", Body: "{{{{ text }}}}"}}
       ok_status: 201
 oncall:
-  public_url: http://127.0.0.1:{api_port}
+  public_url: {public_url or f"http://127.0.0.1:{api_port}"}
   rotations:
     primary:
       layers: [{{members: [alice, carol], length: weekly, handoff: "09:00", start: 2026-11-30}}]
