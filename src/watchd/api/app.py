@@ -102,6 +102,13 @@ def statuses(api: Api) -> dict[str, CheckStatus]:
     return parts.state.statuses  # type: ignore[no-any-return]
 
 
+def kick_delivery(api: Api) -> None:
+    """What a write queued (ticket updates, notices, PagerDuty) goes out now, not at the outbox's
+    next poll."""
+    if api.daemon.parts is not None:
+        api.daemon.parts.deliverer.kick()
+
+
 def mqtt_status(daemon: Any) -> str:
     """'disabled' without a bus; else 'connected' or 'disconnected'."""
     bus = getattr(daemon, "bus", None)

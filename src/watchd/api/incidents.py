@@ -12,7 +12,6 @@ from typing import Any
 from aiohttp import web
 
 from watchd.api.app import (
-    Api,
     ApiError,
     Fields,
     actor,
@@ -20,6 +19,7 @@ from watchd.api.app import (
     body,
     iso,
     json_response,
+    kick_delivery,
     operation,
     path_id,
     query_choice,
@@ -190,14 +190,8 @@ async def _incident_action(request: web.Request, action: Any) -> web.Response:
         action(api.daemon.store, iid, by, comment, api.now())
     except actions.ActionError as exc:
         raise ApiError(409, str(exc)) from None
-    _kick(api)
+    kick_delivery(api)
     return json_response(incident_rows(db, "WHERE id = ?", [iid])[0])
-
-
-def _kick(api: Api) -> None:
-    """Queued ticket updates go out now rather than at the deliverer's next poll."""
-    if api.daemon.parts is not None:
-        api.daemon.parts.deliverer.kick()
 
 
 @routes.post("/api/v1/incidents/{id}/ack")

@@ -21,7 +21,7 @@ from string import Template
 
 from aiohttp import web
 
-from watchd.api.app import Api, ApiError, api_of, json_response, operation
+from watchd.api.app import Api, ApiError, api_of, json_response, kick_delivery, operation
 from watchd.api.schemas import STR, err, json_body, obj, path_param
 from watchd.control import actions, links, pageback
 from watchd.core import acklink, timefmt
@@ -137,8 +137,7 @@ async def act(request: web.Request) -> web.Response:
     except actions.ActionError as exc:
         status = 404 if "no incident" in str(exc) else 409
         return _page("Nothing done", f"<p>{html.escape(str(exc))}.</p>", status)
-    if daemon.parts is not None:  # tell PagerDuty, tickets and people now, not at the next outbox poll
-        daemon.parts.deliverer.kick()
+    kick_delivery(api)
     stopped = " Escalation has stopped." if action == "ack" else ""
     return _page(
         f"Incident #{incident_id} {DONE[action]}",
@@ -182,8 +181,8 @@ async def inbound(request: web.Request) -> web.Response:
     except inbound_parse.InboundError as exc:
         raise ApiError(400, str(exc)) from None
     outcomes = pageback.apply(api.daemon.store, acks, api.now())
-    if any(o.result == "done" for o in outcomes) and api.daemon.parts is not None:
-        api.daemon.parts.deliverer.kick()
+    if any(o.result == "done" for o in outcomes):
+        kick_delivery(api)
     return json_response(
         {"outcomes": [{"key": x.key, "action": x.action, "result": x.result} for x in outcomes]}
     )
