@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from watchd.core.model import Incident, IncidentStatus, State
 from watchd.core.oncall import Layer, PageLevel, PagingPolicy, Restriction, Rotation
-from watchd.core.paging import Digest, Page, QuietHours, audible, due, fire_times, next_due, resolve
+from watchd.core.oncall import staffing as resolve
+from watchd.core.paging import Digest, Page, QuietHours, audible, due, fire_times, next_due
 from watchd.core.priority import PRIORITIES
 
 BERLIN = ZoneInfo("Europe/Berlin")

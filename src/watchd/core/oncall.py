@@ -211,16 +211,27 @@ def next_shift(rot: Rotation, at: float) -> Shift | None:
 def targets_at(targets: tuple[str, ...], rotations: Mapping[str, Rotation], at: float) -> tuple[str, ...]:
     """Contact names for a level's targets at `at`: "rotation:X" is whoever is on duty in X then (nobody
     in a gap), a contact name is itself; each name once, in order."""
-    out: list[str] = []
+    return staffing(targets, rotations, at)[0]
+
+
+def staffing(
+    targets: tuple[str, ...], rotations: Mapping[str, Rotation], at: float
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(targets_at, the rotations among the targets with nobody on duty at `at`), each rotation
+    looked up once."""
+    people: list[str] = []
+    nobody: list[str] = []
     for target in targets:
+        name: str | None = target
         if target.startswith(ROTATION_PREFIX):
-            shift = on_duty(rotations[target.removeprefix(ROTATION_PREFIX)], at)
+            rotation = target.removeprefix(ROTATION_PREFIX)
+            shift = on_duty(rotations[rotation], at)
             name = shift.member if shift is not None else None
-        else:
-            name = target
-        if name is not None and name not in out:
-            out.append(name)
-    return tuple(out)
+            if shift is None:
+                nobody.append(rotation)
+        if name is not None and name not in people:
+            people.append(name)
+    return tuple(people), tuple(nobody)
 
 
 def _top(

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from watchd.core.model import Incident
-from watchd.core.oncall import ROTATION_PREFIX, PageLevel, PagingPolicy, Rotation, on_duty, targets_at
+from watchd.core.oncall import PageLevel, PagingPolicy, Rotation, staffing
 from watchd.core.priority import PRIORITIES
 
 
@@ -76,7 +76,7 @@ def due(
     pages = []
     for number, level, rnd, t in fire_times(inc, policy, start):
         if t <= now and number not in fired:
-            contacts, nobody = resolve(policy.levels[level].targets, rotations, now)
+            contacts, nobody = staffing(policy.levels[level].targets, rotations, now)
             pages.append(Page(number, level, rnd, contacts, nobody))
     return pages
 
@@ -85,18 +85,6 @@ def next_due(inc: Incident, policy: PagingPolicy, start: float, fired: set[int])
     """When the next level fires (for `watchd incidents show` and the follow-up timer)."""
     times = [t for number, _, _, t in fire_times(inc, policy, start) if number not in fired]
     return min(times) if times else None
-
-
-def resolve(
-    targets: tuple[str, ...], rotations: Mapping[str, Rotation], at: float
-) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(contacts, rotations with nobody on duty): targets in order, each person once."""
-    nobody = tuple(
-        t.removeprefix(ROTATION_PREFIX)
-        for t in targets
-        if t.startswith(ROTATION_PREFIX) and on_duty(rotations[t.removeprefix(ROTATION_PREFIX)], at) is None
-    )
-    return targets_at(targets, rotations, at), nobody
 
 
 @dataclass(frozen=True, slots=True)
