@@ -120,6 +120,7 @@ def receiver_main() -> None:
 
 def standin_main(name: str) -> None:
     """Run one ticket-system stand-in (tests/tickets/standins) and print its URL."""
+    sys.path.insert(0, str(REPO / "tests"))  # servers.http
     sys.path.insert(0, str(REPO / "tests" / "tickets"))
     standin = standin_class(name)()
 

@@ -18,6 +18,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from servers.http import serve
 from watchd import config
 from watchd.core.clock import FakeClock
 from watchd.daemon import Daemon
@@ -134,10 +135,5 @@ async def prefix_proxy(prefix: str, upstream: str) -> Proxy:
             return web.Response(body=body, status=r.status, content_type=r.content_type)
 
     app.router.add_route("*", prefix + "/{tail:.*}", forward)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    holder.append(Proxy(runner, f"http://127.0.0.1:{port}"))
+    holder.append(Proxy(*await serve(app)))
     return holder[0]

@@ -25,6 +25,8 @@ from typing import Any
 
 from aiohttp import web
 
+from servers.http import serve
+
 API_KEY = "eb243592-faa2-4ba2-a551-1afdf565c889"
 WEBHOOK_TOKEN = "og-webhook-token"
 PRIORITIES = {"P1", "P2", "P3", "P4", "P5"}
@@ -81,12 +83,7 @@ class OpsgenieStandIn:
         app.router.add_post("/v2/alerts/{identifier}/close", self.close)
         app.router.add_put("/v2/alerts/{identifier}/priority", self.set_priority)
         app.router.add_get("/v2/alerts/requests/{request_id}", self.request_status)
-        self._runner = web.AppRunner(app, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.url = f"http://{host}:{port}"
+        self._runner, self.url = await serve(app)
 
     async def stop(self) -> None:
         if self._runner is not None:

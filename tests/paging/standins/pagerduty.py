@@ -26,6 +26,8 @@ from typing import Any
 
 from aiohttp import web
 
+from servers.http import serve
+
 ROUTING_KEY = "R0UT1NGKEY0123456789abcdefABCDEF"  # 32 characters, like a real integration key
 WEBHOOK_SECRET = "pd-webhook-secret"
 SEVERITIES = {"critical", "error", "warning", "info"}
@@ -71,12 +73,8 @@ class PagerDutyStandIn:
     async def start(self) -> None:
         app = web.Application(client_max_size=4 * MAX_EVENT)
         app.router.add_post("/v2/enqueue", self.enqueue)
-        self._runner = web.AppRunner(app, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.url = f"http://{host}:{port}/v2/enqueue"
+        self._runner, base = await serve(app)
+        self.url = f"{base}/v2/enqueue"
 
     async def stop(self) -> None:
         if self._runner is not None:

@@ -18,6 +18,8 @@ from typing import Any
 
 from aiohttp import web
 
+from servers.http import serve
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -167,12 +169,7 @@ class StandIn:
             return web.json_response({"error": "not found"}, status=404)
 
         app.router.add_route("*", "/{tail:.*}", unknown)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.url = f"http://{host}:{port}"
+        self._runner, self.url = await serve(app, access_log=None)
 
     async def stop(self) -> None:
         if self._runner is not None:
