@@ -47,11 +47,6 @@ def held(db: sqlite3.Connection, contact: str) -> list[DigestItem]:
     return [DigestItem(r[0], r[1], r[2], json.loads(r[3]), r[4]) for r in rows]
 
 
-def last_digest(db: sqlite3.Connection, contact: str) -> float | None:
-    row = db.execute("SELECT max(sent_at) FROM digest_items WHERE contact = ?", (contact,)).fetchone()
-    return row[0] if row else None
-
-
 def mark_sent(db: sqlite3.Connection, ids: list[int], now: float) -> None:
     db.executemany(
         "UPDATE digest_items SET sent_at = ? WHERE id = ? AND sent_at IS NULL", [(now, i) for i in ids]
