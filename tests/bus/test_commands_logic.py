@@ -141,7 +141,12 @@ class FakeHandler:
         self.calls.append(("ack", incident_id, by, comment))
         return True
 
-    async def silence(self, check: str, until: float, comment: str) -> bool:
+    async def silence(self, check: str, until: float, comment: str, by: str = "mqtt") -> bool:
+        raise RuntimeError("boom")
+
+    async def downtime(
+        self, scope: str, target: str, start: float, until: float, comment: str, by: str
+    ) -> bool:
         raise RuntimeError("boom")
 
 

@@ -108,7 +108,12 @@ class Handler:
     async def ack(self, incident_id: int, by: str, comment: str) -> bool:
         return True
 
-    async def silence(self, check: str, until: float, comment: str) -> bool:
+    async def silence(self, check: str, until: float, comment: str, by: str = "mqtt") -> bool:
+        return math.isfinite(until)
+
+    async def downtime(
+        self, scope: str, target: str, start: float, until: float, comment: str, by: str
+    ) -> bool:
         return math.isfinite(until)
 
 

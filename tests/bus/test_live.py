@@ -326,8 +326,14 @@ class Handler:
         self.calls.append(("ack", incident_id, by, comment))
         return True
 
-    async def silence(self, check: str, until: float, comment: str) -> bool:
+    async def silence(self, check: str, until: float, comment: str, by: str = "mqtt") -> bool:
         self.calls.append(("silence", check, round(until - time.time())))
+        return True
+
+    async def downtime(
+        self, scope: str, target: str, start: float, until: float, comment: str, by: str
+    ) -> bool:
+        self.calls.append(("downtime", scope, target, round(until - start), by))
         return True
 
 

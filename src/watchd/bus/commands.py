@@ -1,4 +1,4 @@
-"""Signed commands in: `<prefix><host>/command/<verb>` with verb run, ack or silence.
+"""Signed commands in: `<prefix><host>/command/<verb>` with verb run, ack, silence or downtime.
 
 A command message is JSON with the signed text and its signature:
 
@@ -38,23 +38,31 @@ from watchd.core import timespec
 
 log = structlog.get_logger("watchd.bus.commands")
 
-VERBS = ("run", "ack", "silence")
+VERBS = ("run", "ack", "silence", "downtime")
 _ARGS = {
     "run": {"check"},
     "ack": {"incident", "by", "comment"},
-    "silence": {"check", "until", "for", "comment"},
+    "silence": {"check", "until", "for", "comment", "by"},
+    "downtime": {"scope", "target", "start", "until", "for", "comment", "by"},
 }
+DOWNTIME_SCOPES = ("host", "check", "tag")
 MAX_PAYLOAD = 16 * 1024
 
 
 class CommandHandler(Protocol):
     """What commands do; the daemon implements it (scheduler, incident store, silences)."""
 
-    async def run_now(self, check: str) -> bool: ...
+    # Each returns True when done, False or the reason (a str) when refused.
 
-    async def ack(self, incident_id: int, by: str, comment: str) -> bool: ...
+    async def run_now(self, check: str) -> bool | str: ...
 
-    async def silence(self, check: str, until: float, comment: str) -> bool: ...
+    async def ack(self, incident_id: int, by: str, comment: str) -> bool | str: ...
+
+    async def silence(self, check: str, until: float, comment: str, by: str = "mqtt") -> bool | str: ...
+
+    async def downtime(
+        self, scope: str, target: str, start: float, until: float, comment: str, by: str
+    ) -> bool | str: ...
 
 
 class Refusal(enum.Enum):
@@ -87,9 +95,20 @@ class Silence:
     check: str
     until: float
     comment: str = ""
+    by: str = "mqtt"
 
 
-Command = Run | Ack | Silence
+@dataclass(frozen=True, slots=True)
+class Downtime:
+    scope: str  # host, check or tag
+    target: str  # "" for the whole host
+    start: float
+    until: float
+    comment: str = ""
+    by: str = "mqtt"
+
+
+Command = Run | Ack | Silence | Downtime
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,7 +223,7 @@ def verify(
     if doc.get("host") != host or doc.get("command") != verb:
         return Refused(Refusal.WRONG_TARGET, f"signed for {doc.get('host')}/{doc.get('command')}", nonce)
     ts = doc.get("ts")
-    if isinstance(ts, bool) or not isinstance(ts, int | float) or not math.isfinite(ts):
+    if isinstance(ts, bool) or not isinstance(ts, int | float) or not _finite(ts):
         return Refused(Refusal.MALFORMED, "ts must be a number (UTC epoch seconds)", nonce)
     if now - ts > max_age:
         return Refused(Refusal.STALE, f"{now - ts:.0f}s old (max {max_age:g}s)", nonce)
@@ -224,6 +243,13 @@ def verify(
     return Verified(command, nonce)
 
 
+def _finite(x: float) -> bool:
+    try:
+        return math.isfinite(x)
+    except OverflowError:  # an integer beyond any float: JSON allows it
+        return False
+
+
 def parse_args(verb: str, args: dict[str, Any] | None, now: float) -> Command:
     if args is None:
         raise ValueError("args must be an object")
@@ -240,7 +266,24 @@ def parse_args(verb: str, args: dict[str, Any] | None, now: float) -> Command:
         if isinstance(incident, bool) or not isinstance(incident, int) or not 1 <= incident < 2**63:
             raise ValueError("incident must be a positive incident id")  # 2**63: SQLite's integers
         return Ack(incident, _text(args, "by"), comment)
-    check = _text(args, "check")
+    by = _text(args, "by", required=False) or "mqtt"
+    if verb == "downtime":
+        scope = args.get("scope", "host")
+        if scope not in DOWNTIME_SCOPES:
+            raise ValueError(f"scope must be one of {', '.join(DOWNTIME_SCOPES)}")
+        target = _text(args, "target", required=scope != "host") if scope != "host" else ""
+        start = now
+        if "start" in args:
+            try:
+                start = timespec.instant(args["start"], naive_utc=False)
+            except ValueError as exc:
+                raise ValueError(f"start: {exc}") from None
+        return Downtime(scope, target, start, _until(args, start), comment, by)
+    return Silence(_text(args, "check"), _until(args, now), comment, by)
+
+
+def _until(args: dict[str, Any], now: float) -> float:
+    """`until` (a time) or `for` (a duration from `now`), within 366 days."""
     if ("until" in args) == ("for" in args):
         raise ValueError("give exactly one of until (time) or for (duration)")
     key = "until" if "until" in args else "for"
@@ -255,7 +298,7 @@ def parse_args(verb: str, args: dict[str, Any] | None, now: float) -> Command:
         raise ValueError("until is in the past")
     if until - now > timespec.MAX_SPAN:
         raise ValueError("until: at most 366 days ahead")
-    return Silence(check, until, comment)
+    return until
 
 
 def _text(args: dict[str, Any], key: str, required: bool = True) -> str:
@@ -315,12 +358,18 @@ class CommandDispatcher:
                 ok = await self.handler.run_now(cmd.check)
             elif isinstance(cmd, Ack):
                 ok = await self.handler.ack(cmd.incident, cmd.by, cmd.comment)
+            elif isinstance(cmd, Silence):
+                ok = await self.handler.silence(cmd.check, cmd.until, cmd.comment, cmd.by)
             else:
-                ok = await self.handler.silence(cmd.check, cmd.until, cmd.comment)
+                ok = await self.handler.downtime(
+                    cmd.scope, cmd.target, cmd.start, cmd.until, cmd.comment, cmd.by
+                )
         except Exception as exc:
             log.exception("command handler failed", command=verb, nonce=v.nonce)
             return Outcome(verb, False, f"failed: {exc!r}", v.nonce)
-        log.info("command", command=verb, ok=ok, nonce=v.nonce, args=_describe(cmd))
+        log.info("command", command=verb, ok=ok is True, nonce=v.nonce, args=_describe(cmd))
+        if isinstance(ok, str):  # the handler's reason for refusing, e.g. "incident #4 is resolved"
+            return Outcome(verb, False, ok, v.nonce)
         return Outcome(verb, bool(ok), "done" if ok else "refused by the daemon", v.nonce)
 
     def _log_refusal(self, verb: str, refused: Refused, now: float) -> None:
@@ -343,7 +392,9 @@ def _describe(cmd: Command) -> dict[str, object]:
         return {"check": cmd.check}
     if isinstance(cmd, Ack):
         return {"incident": cmd.incident, "by": cmd.by}
-    return {"check": cmd.check, "until": cmd.until}
+    if isinstance(cmd, Silence):
+        return {"check": cmd.check, "until": cmd.until, "by": cmd.by}
+    return {"scope": cmd.scope, "target": cmd.target, "start": cmd.start, "until": cmd.until, "by": cmd.by}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,21 +25,32 @@ class DaemonCommands:
         self._run_now = run_now
         self._kick = kick
 
-    async def run_now(self, check: str) -> bool:
-        return self._run_now(check)
+    async def run_now(self, check: str) -> bool | str:
+        return self._run_now(check) or f"no check {check!r}"
 
-    async def ack(self, incident_id: int, by: str, comment: str) -> bool:
+    async def ack(self, incident_id: int, by: str, comment: str) -> bool | str:
         try:
             actions.ack(self._store(), incident_id, by, comment, self._clock.time())
-        except actions.ActionError:
-            return False
+        except actions.ActionError as exc:
+            return str(exc)
         self._kick()
         return True
 
-    async def silence(self, check: str, until: float, comment: str) -> bool:
+    async def silence(self, check: str, until: float, comment: str, by: str = "mqtt") -> bool | str:
         now = self._clock.time()
         try:
-            actions.add_silence(self._store(), check, now, until, "mqtt", comment, now)
-        except actions.ActionError:
-            return False
+            actions.add_silence(self._store(), check, now, until, by, comment, now)
+        except actions.ActionError as exc:
+            return str(exc)
+        return True
+
+    async def downtime(
+        self, scope: str, target: str, start: float, until: float, comment: str, by: str
+    ) -> bool | str:
+        now = self._clock.time()
+        try:
+            actions.add_downtime(self._store(), scope, target, start, until, by, comment, False, now)
+        except actions.ActionError as exc:
+            return str(exc)
+        self._kick()
         return True

@@ -1,0 +1,208 @@
+"""Feeds the live view and the history from the bus: one subscription to `<prefix>#`.
+
+After each (re)connect the broker first sends every retained message (statuses, check states, open
+incidents, maintenance), then live traffic. The console publishes a marker to itself right after
+subscribing; when it comes back, the retained set is complete, and incidents history still holds as open
+but no host retains any more were resolved while the console was away.
+
+Per message the work is small and proportional to what the view needs: a heartbeat is judged by its
+topic alone, and a result is decoded only when its check is due a graph sample (`sample_every`, 5 min by
+default: Munin's resolution), so most results cost a dict lookup.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+import aiomqtt
+import structlog
+
+from watchd.bus.connection import Connection, read_secret_file
+from watchd.bus.payloads import parse_json
+from watchd.bus.topics import escape, unescape
+from watchd.console.config import ConsoleConfig
+from watchd.console.history import History, Sample
+from watchd.console.view import FleetView
+
+log = structlog.get_logger("watchd.console")
+
+MARKER = "$console"  # a host level no watchd uses: `<prefix>$console/<client>/sync`
+
+
+class Subscriber:
+    def __init__(
+        self,
+        cfg: ConsoleConfig,
+        view: FleetView,
+        history: History,
+        now: Callable[[], float],
+        on_command_result: Callable[[str, dict[str, Any]], None] = lambda host, doc: None,
+        client_id: str | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.view = view
+        self.history = history
+        self.now = now
+        self.on_command_result = on_command_result
+        self.prefix = cfg.mqtt.prefix
+        self.client_id = client_id or cfg.mqtt.client_id or f"watchd-console-{secrets.token_hex(4)}"
+        self._marker = f"{self.prefix}{MARKER}/{escape(self.client_id)}/sync"
+        self._sampled: dict[str, float] = {}
+        self._sample_every = cfg.graphs.sample_every
+        self.synced = asyncio.Event()  # the retained set of the current connection is in
+        self.client: aiomqtt.Client | None = None
+        password = read_secret_file(cfg.mqtt.password_file) if cfg.mqtt.password_file else None
+        offline = aiomqtt.Will(f"{self.prefix}{MARKER}/{escape(self.client_id)}/status", b"", 0, False)
+        self.connection = Connection(
+            cfg.mqtt, self.client_id, offline, self._session, random.Random(), password=password
+        )
+
+    async def run(self) -> None:
+        await self.connection.run()
+
+    def stop(self) -> None:
+        self.connection.stopping.set()
+
+    async def _session(self, client: aiomqtt.Client) -> None:
+        self.synced.clear()
+        self.client = client
+        self._retained_incidents: dict[str, set[int]] = {}
+        try:
+            await client.subscribe(f"{self.prefix}#", qos=1)
+            await client.publish(self._marker, b"", qos=1)
+            async for msg in client.messages:
+                self.handle(msg.topic.value, msg.payload, msg.retain)  # type: ignore[arg-type]
+                if self.connection.stopping.is_set():
+                    return
+        finally:
+            self.client = None
+
+    def handle(self, topic: str, payload: bytes, retained: bool) -> None:
+        """One message; never raises (a bad message is counted and dropped)."""
+        if not topic.startswith(self.prefix):
+            return
+        levels = topic[len(self.prefix) :].split("/")
+        if len(levels) < 2:
+            return
+        now = self.now()
+        try:
+            self._dispatch(levels, payload, retained, now)
+        except Exception:  # a message must never end the subscription
+            self.view.rejected += 1
+            log.exception("console: message could not be handled", topic=topic)
+
+    def _dispatch(self, levels: list[str], payload: bytes, retained: bool, now: float) -> None:
+        view, kind = self.view, levels[1]
+        if levels[0] == MARKER:
+            if len(levels) == 3 and levels[2] == "sync" and unescape(levels[1]) == self.client_id:
+                self._synced(now)
+            return
+        host = unescape(levels[0])
+        view.messages += 1
+        if kind == "heartbeat":
+            view.heartbeat(host, now)
+            return
+        if kind == "check" and len(levels) == 4:
+            check = unescape(levels[2])
+            if levels[3] == "result":
+                self._result(host, check, "/".join(levels), payload, now)
+            elif levels[3] == "state":
+                change = view.state(host, check, _doc(payload), now)
+                if change is not None:
+                    self.history.add(change)
+            return
+        if kind == "status":
+            hchange = view.status(host, _doc(payload), now)
+            if hchange is not None:
+                self.history.add(hchange)
+        elif kind == "incident" and len(levels) == 3 and levels[2].isdigit():
+            iid = int(levels[2])
+            doc = _doc(payload)
+            if retained and doc is not None and not self.synced.is_set():
+                self._retained_incidents.setdefault(host, set()).add(iid)
+            ichange = view.incident(host, iid, doc)
+            if ichange is not None:
+                self.history.add(ichange)
+        elif kind == "maintenance":
+            mchange = view.maintenance(host, _doc(payload))
+            if mchange is not None:
+                self.history.add(mchange)
+        elif kind == "command_result":
+            doc = _doc(payload)
+            if isinstance(doc, dict):
+                self.on_command_result(host, doc)
+
+    def _result(self, host: str, check: str, key: str, payload: bytes, now: float) -> None:
+        last = self._sampled.get(key)
+        if last is not None and now - last < self._sample_every:
+            h = self.view.hosts.get(host)
+            if h is not None:
+                h.last_seen = now
+            return
+        doc = _doc(payload)
+        if not isinstance(doc, dict) or doc.get("schema") != "watchd.result/v1":
+            self.view.rejected += 1
+            return
+        self._sampled[key] = now
+        self.view.host(host).last_seen = now
+        perf = doc.get("perfdata")
+        if not isinstance(perf, list):
+            return
+        at = doc.get("started_at")
+        at = float(at) if isinstance(at, int | float) and not isinstance(at, bool) else now
+        for p in perf[:20]:  # a plugin printing 5,000 items gets graphs of its first 20
+            if not isinstance(p, dict):
+                continue
+            value, label = p.get("value"), p.get("label")
+            if not isinstance(value, int | float) or isinstance(value, bool) or not isinstance(label, str):
+                continue
+            if value != value or value in (float("inf"), float("-inf")):
+                continue
+            uom = p.get("uom")
+            self.history.sample(
+                Sample(
+                    host, check, label[:200], uom if isinstance(uom, str) else "", float(value),
+                    threshold(p.get("warn")), threshold(p.get("crit")), at,
+                )
+            )  # fmt: skip
+
+    def _synced(self, now: float) -> None:
+        if self.synced.is_set():
+            return
+        retained = self._retained_incidents
+        for host in list(self.view.hosts):
+            self.history.close_missing_incidents(host, retained.get(host, ()), now)
+        self.synced.set()
+        log.info("console: retained state complete", hosts=len(self.view.hosts))
+
+    async def publish(self, topic: str, payload: bytes) -> None:
+        client = self.client
+        if client is None:
+            raise ConnectionError("not connected to the broker")
+        await client.publish(topic, payload, qos=1)
+
+
+def _doc(payload: bytes) -> Any:
+    """The JSON document, or None for an empty payload (a cleared retained topic)."""
+    if not payload:
+        return None
+    try:
+        return parse_json(payload)
+    except ValueError:
+        return {}  # not JSON: the view counts it as rejected (no schema)
+
+
+def threshold(text: Any) -> float | None:
+    """The line to draw for a Nagios range: its upper end (`10:20` -> 20, `~:5` -> 5, `80` -> 80)."""
+    if not isinstance(text, str) or not text:
+        return None
+    part = text.lstrip("@").rpartition(":")[2] or text.lstrip("@").partition(":")[0]
+    try:
+        v = float(part.lstrip("~"))
+    except ValueError:
+        return None
+    return v if v == v and abs(v) != float("inf") else None
