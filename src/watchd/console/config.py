@@ -154,11 +154,11 @@ def parse(doc: Any, path: str, problems: list[Problem]) -> ConsoleConfig:
         command_timeout=c.get("command_timeout", r.duration, d.command_timeout),
         history_days=c.get("history_days", _at_least(91), d.history_days),
     )
-    g = c.child("graphs")
+    g, gd = c.child("graphs"), GraphConfig()
     graphs = GraphConfig(
-        sample_every=g.get("sample_every", r.duration, GraphConfig.sample_every),
-        raw_days=g.get("raw_days", r.number, GraphConfig.raw_days),
-        days=g.get("days", r.number, GraphConfig.days),
+        sample_every=g.get("sample_every", r.duration, gd.sample_every),
+        raw_days=g.get("raw_days", _at_least(0), gd.raw_days),
+        days=g.get("days", _at_least(1), gd.days),
     )
     g.finish()
     c.finish()
@@ -173,8 +173,8 @@ def parse(doc: Any, path: str, problems: list[Problem]) -> ConsoleConfig:
         graphs=graphs,
         auth=_auth(top.child("auth")),
         operators=_operators(top.child("operators"), base),
-        customers=_customers(top.child("customers"), out_console["timezone"]),  # type: ignore[arg-type]
-        **out_console,  # type: ignore[arg-type]
+        customers=_customers(top.child("customers"), out_console["timezone"]),
+        **out_console,
     )
     top.finish()
     return out

@@ -170,7 +170,8 @@ class History:
 def _write(db: sqlite3.Connection, c: Change) -> None:
     if isinstance(c, StateChanged):
         db.execute(
-            "INSERT INTO state_changes (host, check_name, at, state, hard_state, summary) VALUES (?,?,?,?,?,?)",
+            "INSERT INTO state_changes (host, check_name, at, state, hard_state, summary)"
+            " VALUES (?,?,?,?,?,?)",
             (c.host, c.check, c.at, c.state, c.hard_state, c.summary),
         )
     elif isinstance(c, IncidentChanged):
@@ -220,7 +221,10 @@ def _f(v: Any) -> float | None:
 # -- reading ----------------------------------------------------------------------------------------
 
 
-def series_of(db: sqlite3.Connection, host: str, check: str) -> list[tuple[int, str, str, float | None, float | None]]:
+SeriesRow = tuple[int, str, str, float | None, float | None]  # id, label, uom, warn, crit
+
+
+def series_of(db: sqlite3.Connection, host: str, check: str) -> list[SeriesRow]:
     return db.execute(
         "SELECT id, label, uom, warn, crit FROM series WHERE host = ? AND check_name = ? ORDER BY label",
         (host, check),
@@ -260,7 +264,9 @@ def state_history(
     return (before[0] if before else None), [(float(a), s) for a, s in rows]
 
 
-def maintenance_between(db: sqlite3.Connection, host: str, start: float, end: float) -> list[tuple[float, float, str]]:
+def maintenance_between(
+    db: sqlite3.Connection, host: str, start: float, end: float
+) -> list[tuple[float, float, str]]:
     return [
         (float(s), float(e), c)
         for s, e, c in db.execute(

@@ -75,7 +75,7 @@ class Subscriber:
             await client.subscribe(f"{self.prefix}#", qos=1)
             await client.publish(self._marker, b"", qos=1)
             async for msg in client.messages:
-                self.handle(msg.topic.value, msg.payload, msg.retain)  # type: ignore[arg-type]
+                self.handle(msg.topic.value, msg.payload, msg.retain)
                 if self.connection.stopping.is_set():
                     return
         finally:

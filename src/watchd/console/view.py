@@ -168,7 +168,7 @@ class FleetView:
             if h.checks.pop(check, None) is not None:
                 self.version += 1
             return None
-        if not _schema(doc, "state") or doc.get("hard_state") not in _STATES or doc.get("state") not in _STATES:
+        if not _schema(doc, "state") or {doc.get("hard_state"), doc.get("state")} - set(_STATES):
             self.rejected += 1
             return None
         h.last_seen = now
