@@ -268,7 +268,7 @@ def _listen(value: Any) -> tuple[str, int]:
     if not sep:
         host, port = "127.0.0.1", text
     host = host.strip("[]") or "127.0.0.1"
-    if not port.isdigit() or not 1 <= int(port) <= 65535:
+    if not port.isdigit() or not 0 <= int(port) <= 65535:  # 0: any free port (tests)
         raise ValueError(f"expected host:port (port 1-65535), not {value!r}")
     return host, int(port)
 
