@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from watchd import __version__
 from watchd import config as config_mod
+from watchd.cli import console as cli_console
 from watchd.cli import importer as cli_importer
 from watchd.cli import incidents as cli_incidents
 from watchd.cli import locate
@@ -97,6 +98,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_oncall.add_parser(sub, with_config)
     cli_notify.add_parser(sub, with_config)
     cli_importer.add_parser(sub)
+    cli_console.add_parser(sub)
     return p
 
 

@@ -183,28 +183,30 @@ class Owners:
         return cid
 
 
-def fleet_json(view: FleetView, owner: Owners, now: float) -> dict[str, Any]:
-    """Everything the view holds, for `GET /api/v1/fleet` (tools, the benchmark)."""
+def host_json(h: HostView, owner: Owners, now: float) -> dict[str, Any]:
     cfg = owner.cfg
     return {
-        "version": view.version,
-        "at": now,
-        "hosts": {
-            h.name: {
-                "customer": owner[h.name] or None,
-                "online": h.online,
-                "silent": h.silent(now, cfg.silent_after, cfg.mqtt.heartbeat_interval),
-                "last_seen": h.last_seen,
-                "checks": {
-                    c.name: {
-                        "state": c.state, "hard_state": c.hard_state, "state_type": c.state_type,
-                        "summary": c.summary, "last_change": c.last_change, "received_at": c.received_at,
-                    }
-                    for c in h.checks.values()
-                },
-                "incidents": list(h.incidents.values()),
-                "maintenance": h.maintenance,
+        "host": h.name,
+        "customer": owner[h.name] or None,
+        "online": h.online,
+        "silent": h.silent(now, cfg.silent_after, cfg.mqtt.heartbeat_interval),
+        "last_seen": h.last_seen,
+        "checks": {
+            c.name: {
+                "state": c.state,
+                "hard_state": c.hard_state,
+                "state_type": c.state_type,
+                "summary": c.summary,
+                "last_change": c.last_change,
+                "received_at": c.received_at,
             }
-            for h in view
+            for c in h.checks.values()
         },
+        "incidents": list(h.incidents.values()),
+        "maintenance": h.maintenance,
     }
+
+
+def fleet_json(view: FleetView, owner: Owners, now: float) -> dict[str, Any]:
+    """Everything the view holds, for `GET /api/v1/fleet` (tools)."""
+    return {"version": view.version, "at": now, "hosts": {h.name: host_json(h, owner, now) for h in view}}

@@ -142,6 +142,14 @@ async def fleet(request: web.Request) -> web.Response:
     return web.json_response(dashboard.fleet_json(c.view, c.owners, c.now()), headers=NO_STORE)
 
 
+@routes.get("/api/v1/hosts/{host}")
+async def host_json(request: web.Request) -> web.Response:
+    _user(request)
+    c = request.app[CONSOLE]
+    h = _host(c, request.match_info["host"])
+    return web.json_response(dashboard.host_json(h, c.owners, c.now()), headers=NO_STORE)
+
+
 @routes.get("/hosts")
 async def hosts_page(request: web.Request) -> web.Response:
     _user(request)
