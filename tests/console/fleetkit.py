@@ -26,7 +26,7 @@ def host_config(root: Path, host: str, port: int, checks: dict[str, int], extra:
         (root / f"{name}.code").write_text(str(code))
         plugin = root / f"check_{name}"
         plugin.write_text(
-            f'#!/bin/sh\nc=$(cat {root / (name + ".code")})\n'
+            f"#!/bin/sh\nc=$(cat {root / (name + '.code')})\n"
             f'echo "{name} code $c|load=$c;1;2;0 time=0.$c""s"\nexit $c\n'
         )
         plugin.chmod(0o755)
@@ -67,7 +67,9 @@ def console_config_file(root: Path, port: int, body: str = "") -> Path:
     return cfg
 
 
-async def start_console(root: Path, port: int, body: str = "", now: Callable[[], float] = time.time) -> ConsoleServer:
+async def start_console(
+    root: Path, port: int, body: str = "", now: Callable[[], float] = time.time
+) -> ConsoleServer:
     cfg = console_config.load(str(console_config_file(root, port, body)))
     server = ConsoleServer(cfg, now)
     await server.start()

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from servers.mosquitto import Mosquitto
-
 from watchd.console.view import HostView
 
 from .fleetkit import set_code, start_console, start_host, until
@@ -17,32 +16,51 @@ pytestmark = pytest.mark.slow
 no_host = HostView("-")
 
 
-async def test_console_sees_the_fleet_and_rebuilds_it_after_a_restart(tmp_path: Path, broker: Mosquitto) -> None:
+async def test_console_sees_the_fleet_and_rebuilds_it_after_a_restart(
+    tmp_path: Path, broker: Mosquitto
+) -> None:
     web = await start_host(tmp_path / "web-1", "web-1", broker.port, {"http": 0})
     db = await start_host(tmp_path / "db-1", "db-1", broker.port, {"mysql": 0, "disk": 1})
     console = await start_console(tmp_path / "console", broker.port)
     try:
         view = console.view
         await until(
-            lambda: {"mysql", "disk"} <= set(view.hosts.get("db-1", no_host).checks) and "web-1" in view.hosts,
+            lambda: (
+                {"mysql", "disk"} <= set(view.hosts.get("db-1", no_host).checks) and "web-1" in view.hosts
+            ),
             message="the hosts' checks never arrived",
         )
         assert view.hosts["db-1"].checks["disk"].hard_state == "WARNING"
         assert view.hosts["web-1"].online is True
         set_code(tmp_path / "db-1", "mysql", 2)
-        await until(lambda: view.hosts["db-1"].checks["mysql"].hard_state == "CRITICAL", message="no CRITICAL")
+        await until(
+            lambda: view.hosts["db-1"].checks["mysql"].hard_state == "CRITICAL", message="no CRITICAL"
+        )
         await until(lambda: view.hosts["db-1"].incidents, message="the open incident never arrived")
         console.history.flush()
         rows = console.db.execute(
             "SELECT hard_state FROM state_changes WHERE host = 'db-1' AND check_name = 'mysql' ORDER BY at"
         ).fetchall()
-        assert rows[-1] == ("CRITICAL",) and ("OK",) in rows
-        await until(lambda: console.history.flush() or console.db.execute(
-            "SELECT count(*) FROM samples s JOIN series x ON x.id = s.series WHERE x.host = 'web-1'"
-            " AND x.label = 'load'").fetchone()[0] >= 1, message="no perfdata sample")
-        unit = console.db.execute("SELECT uom, warn, crit FROM series WHERE label = 'time' LIMIT 1").fetchone()
+        assert rows[-1] == ("CRITICAL",)
+        assert ("OK",) in rows
+        await until(
+            lambda: (
+                console.history.flush()
+                or console.db.execute(
+                    "SELECT count(*) FROM samples s JOIN series x ON x.id = s.series WHERE x.host = 'web-1'"
+                    " AND x.label = 'load'"
+                ).fetchone()[0]
+                >= 1
+            ),
+            message="no perfdata sample",
+        )
+        unit = console.db.execute(
+            "SELECT uom, warn, crit FROM series WHERE label = 'time' LIMIT 1"
+        ).fetchone()
         assert unit == ("s", None, None)
-        assert console.db.execute("SELECT warn, crit FROM series WHERE label = 'load' LIMIT 1").fetchone() == (1, 2)
+        assert console.db.execute(
+            "SELECT warn, crit FROM series WHERE label = 'load' LIMIT 1"
+        ).fetchone() == (1, 2)
     finally:
         await console.stop()
         await web.stop()
@@ -55,9 +73,11 @@ async def test_console_sees_the_fleet_and_rebuilds_it_after_a_restart(tmp_path: 
         await until(lambda: again.subscriber.synced.is_set(), message="never synced")
         assert set(view.hosts) == {"web-1", "db-1"}
         assert {c: v.hard_state for c, v in view.hosts["db-1"].checks.items()} == {
-            "mysql": "CRITICAL", "disk": "WARNING"
+            "mysql": "CRITICAL",
+            "disk": "WARNING",
         }
-        assert view.hosts["web-1"].online is False and view.hosts["web-1"].reason == "shutdown"
+        assert view.hosts["web-1"].online is False
+        assert view.hosts["web-1"].reason == "shutdown"
         assert not view.hosts["web-1"].silent(again.now(), 3, 1.0), "a clean stop is not silence"
     finally:
         await again.stop()

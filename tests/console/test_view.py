@@ -42,7 +42,8 @@ def cfg(tmp_path: Path, body: str = "") -> config.ConsoleConfig:
 def test_state_changes_are_reported_once_and_repeats_are_not() -> None:
     v = FleetView()
     first = v.state("web-1", "http", state("web-1", "http", "OK"), T0)
-    assert isinstance(first, StateChanged) and first.previous_hard is None
+    assert isinstance(first, StateChanged)
+    assert first.previous_hard is None
     assert v.state("web-1", "http", state("web-1", "http", "OK"), T0 + 1) is None
     change = v.state("web-1", "http", state("web-1", "http", "CRITICAL", at=T0 + 5), T0 + 5)
     assert change == StateChanged("web-1", "http", T0 + 5, "CRITICAL", "CRITICAL", "OK", "http is CRITICAL")
@@ -76,7 +77,8 @@ def test_silence_is_judged_by_heartbeat_interval_and_the_last_will() -> None:
     v.status("lost", status(False, "connection lost"), T0)
     v.status("stopped", status(False, "shutdown"), T0)
     h = v.hosts
-    assert not h["quiet"].silent(T0 + 29, 3, 10) and h["quiet"].silent(T0 + 31, 3, 10)
+    assert not h["quiet"].silent(T0 + 29, 3, 10)
+    assert h["quiet"].silent(T0 + 31, 3, 10)
     v.heartbeat("quiet", T0 + 30)
     assert not h["quiet"].silent(T0 + 31, 3, 10)
     assert h["lost"].silent(T0, 3, 10), "the broker's last will means the host is gone"
@@ -85,14 +87,20 @@ def test_silence_is_judged_by_heartbeat_interval_and_the_last_will() -> None:
 
 
 def test_dashboard_puts_problems_first_grouped_by_customer_with_deadlines(tmp_path: Path) -> None:
-    c = cfg(tmp_path, "customers:\n  acme: {name: ACME, hosts: ['web-*']}\n  beta: {name: Beta, hosts: [db-1]}\n")
+    c = cfg(
+        tmp_path, "customers:\n  acme: {name: ACME, hosts: ['web-*']}\n  beta: {name: Beta, hosts: [db-1]}\n"
+    )
     v = FleetView()
     for host in ("web-1", "web-2", "db-1", "stray"):
         v.status(host, status(True), T0)
         v.state(host, "http", state(host, "http", "OK"), T0)
     v.state("db-1", "mysql", state("db-1", "mysql", "WARNING"), T0)
     v.state("web-2", "http", state("web-2", "http", "CRITICAL"), T0)
-    v.incident("web-2", 5, incident(5, "http", told=["ops@example.net"], ticket={"ref": "RT#9", "url": "javascript:x"}))
+    v.incident(
+        "web-2",
+        5,
+        incident(5, "http", told=["ops@example.net"], ticket={"ref": "RT#9", "url": "javascript:x"}),
+    )
     now = T0 + 1900  # respond_by passed 100 s ago, unacknowledged
     for host in ("web-1", "web-2", "db-1"):
         v.heartbeat(host, now)
@@ -104,8 +112,10 @@ def test_dashboard_puts_problems_first_grouped_by_customer_with_deadlines(tmp_pa
     assert (acme.total, acme.healthy, [p.host.name for p in acme.hosts]) == (2, 1, ["web-2"])
     row = acme.hosts[0].incidents[0]
     respond, resolve = row.deadlines
-    assert respond.breached and respond.left == -100
-    assert not resolve.breached and resolve.left == 4 * 3600 - 1900
+    assert respond.breached
+    assert respond.left == -100
+    assert not resolve.breached
+    assert resolve.left == 4 * 3600 - 1900
     assert row.ticket == {"ref": "RT#9"}, "a ticket link that is not http(s) is dropped"
     assert (board.problems, board.incidents, board.breached) == (2, 1, 1)
 
@@ -113,4 +123,6 @@ def test_dashboard_puts_problems_first_grouped_by_customer_with_deadlines(tmp_pa
 def test_an_acknowledged_incident_met_its_response_deadline(tmp_path: Path) -> None:
     row = dashboard.incident_row("h", incident(1, "c", acked_at=T0 + 60, acked_by="alice"), T0 + 7200)
     respond = row.deadlines[0]
-    assert respond.met and not respond.breached and row.acked_by == "alice"
+    assert respond.met
+    assert not respond.breached
+    assert row.acked_by == "alice"

@@ -117,7 +117,9 @@ def build(
         overall=overall,
         services=tuple(services),
         incidents=tuple(_dedupe(incidents)),
-        maintenance=tuple(PublicMaintenance(tuple(n), a, b, note) for (a, b, note), n in sorted(maint.items())),
+        maintenance=tuple(
+            PublicMaintenance(tuple(n), a, b, note) for (a, b, note), n in sorted(maint.items())
+        ),
         updated=now,
         timezone=customer.timezone,
     )

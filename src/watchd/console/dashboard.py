@@ -113,9 +113,7 @@ def incident_row(host: str, doc: dict[str, Any], now: float) -> IncidentRow:
 
 def build(view: FleetView, owner: Owners, now: float, horizon: float = 14 * 86400) -> Dashboard:
     cfg = owner.cfg
-    groups: dict[str, CustomerGroup] = {
-        c.id: CustomerGroup(c.id, c.name) for c in cfg.customers.values()
-    }
+    groups: dict[str, CustomerGroup] = {c.id: CustomerGroup(c.id, c.name) for c in cfg.customers.values()}
     groups[UNASSIGNED] = CustomerGroup(UNASSIGNED, "No customer")
     silent_hosts, m_now, m_next = [], [], []
     checks = problems = incidents = breached = 0

@@ -62,7 +62,11 @@ class ConsoleServer:
             asyncio.create_task(self.subscriber.run(), name="console-subscriber"),
             asyncio.create_task(self._flush_loop(), name="console-history"),
         ]
-        log.info("console started", listen=f"{self.cfg.listen_host}:{self.port}", broker=self.subscriber.connection.broker)
+        log.info(
+            "console started",
+            listen=f"{self.cfg.listen_host}:{self.port}",
+            broker=self.subscriber.connection.broker,
+        )
 
     async def stop(self) -> None:
         self.subscriber.stop()

@@ -172,10 +172,10 @@ async def host_page(request: web.Request) -> web.Response:
     now = c.now()
     incidents = [dashboard.incident_row(h.name, d, now) for d in h.incidents.values()]
     sent = [s for s in c.sender.recent if s.host == h.name][:20]
-    owner = c.owners[h.name]
+    silent = h.silent(now, c.cfg.silent_after, c.cfg.mqtt.heartbeat_interval)
     return render(
         request, "host.html", host=h, incidents=incidents, sent=sent,
-        customer=c.cfg.customers.get(owner), silent=h.silent(now, c.cfg.silent_after, c.cfg.mqtt.heartbeat_interval),
+        customer=c.cfg.customers.get(c.owners[h.name]), silent=silent,
         commands=c.sender.enabled, answer=request.query.get("answer"),
         checks=sorted(h.checks.values(), key=lambda x: x.name),
     )  # fmt: skip
@@ -207,7 +207,11 @@ async def check_page(request: web.Request) -> web.Response:
 async def graph(request: web.Request) -> web.Response:
     _user(request)
     c = request.app[CONSOLE]
-    host, check, window = request.match_info["host"], request.match_info["check"], request.match_info["window"]
+    host, check, window = (
+        request.match_info["host"],
+        request.match_info["check"],
+        request.match_info["window"],
+    )
     if window not in WINDOWS:
         raise web.HTTPNotFound(text=f"windows are {', '.join(WINDOWS)}")
     from watchd.console import graphs
@@ -224,7 +228,9 @@ async def graph(request: web.Request) -> web.Response:
         series, start, now, title=f"{check} on {host} ({window})", unit=unit, warn=warn, crit=crit,
         timezone=c.cfg.timezone,
     )  # fmt: skip
-    return web.Response(text=svg, content_type="image/svg+xml", headers={"Cache-Control": "private, max-age=60"})
+    return web.Response(
+        text=svg, content_type="image/svg+xml", headers={"Cache-Control": "private, max-age=60"}
+    )
 
 
 # -- actions -----------------------------------------------------------------------------------------
