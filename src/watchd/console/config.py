@@ -4,8 +4,9 @@
       listen: 127.0.0.1:8480
       database: /var/lib/watchd/console.db
     mqtt: {host: broker.example.net, command_secret_file: /etc/watchd/command.key}
-    operators:
-      alice: {password_hash_file: /etc/watchd/console/alice.hash, role: operator}
+    auth:
+      accounts:
+        alice: {password_hash_file: /etc/watchd/console/alice.hash, role: operator}
     customers:
       acme:
         name: ACME GmbH
@@ -30,18 +31,10 @@ import yaml
 from watchd.bus.config import MqttConfig, read_mqtt
 from watchd.configkit import reader as r
 from watchd.configkit.yamlfile import load_yaml
+from watchd.console.accounts import AuthConfig, read_auth
 from watchd.core.errors import ConfigError, Problem
 
 DEFAULT_PORT = 8480
-ROLES = ("operator", "viewer")
-
-
-@dataclass(frozen=True, slots=True)
-class Operator:
-    name: str
-    role: str
-    display_name: str
-    password_hash: str | None  # None: only the reverse-proxy header logs this operator in
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,15 +71,6 @@ class GraphConfig:
 
 
 @dataclass(frozen=True, slots=True)
-class AuthConfig:
-    session_idle: float = 8 * 3600.0
-    session_max: float = 7 * 86400.0
-    proxy_header: str | None = None  # e.g. X-Remote-User, trusted only from trusted_proxies
-    trusted_proxies: tuple[str, ...] = ()
-    proxy_auto_viewer: bool = False
-
-
-@dataclass(frozen=True, slots=True)
 class ConsoleConfig:
     file: str
     listen_host: str = "127.0.0.1"
@@ -101,7 +85,6 @@ class ConsoleConfig:
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     graphs: GraphConfig = field(default_factory=GraphConfig)
     auth: AuthConfig = field(default_factory=AuthConfig)
-    operators: dict[str, Operator] = field(default_factory=dict)
     customers: dict[str, Customer] = field(default_factory=dict)
 
     def customer_of(self, host: str) -> Customer | None:
@@ -171,52 +154,11 @@ def parse(doc: Any, path: str, problems: list[Problem]) -> ConsoleConfig:
         file=path,
         mqtt=mqtt,
         graphs=graphs,
-        auth=_auth(top.child("auth")),
-        operators=_operators(top.child("operators"), base),
+        auth=read_auth(top.child("auth")),
         customers=_customers(top.child("customers"), out_console["timezone"]),
         **out_console,
     )
     top.finish()
-    return out
-
-
-def _auth(rd: r.Reader) -> AuthConfig:
-    d = AuthConfig()
-    out = AuthConfig(
-        session_idle=rd.get("session_idle", r.duration, d.session_idle),
-        session_max=rd.get("session_max", r.duration, d.session_max),
-        proxy_header=rd.get("proxy_header", r.string, None),
-        trusted_proxies=rd.get("trusted_proxies", _networks, ()),
-        proxy_auto_viewer=rd.get("proxy_auto_viewer", r.boolean, False),
-    )
-    if out.proxy_header and not out.trusted_proxies:
-        rd.problem("proxy_header", "needs trusted_proxies (the addresses of the proxies that set it)")
-    rd.finish()
-    return out
-
-
-def _operators(rd: r.Reader, base: str) -> dict[str, Operator]:
-    out: dict[str, Operator] = {}
-    for name in rd.names():
-        o = rd.child(name)
-        hash_ = o.get("password_hash", r.string, None)
-        hash_file = o.get("password_hash_file", r.string, None)
-        if hash_file is not None:
-            file = os.path.join(base, os.path.expanduser(hash_file))
-            try:
-                with open(file, encoding="utf-8") as f:
-                    hash_ = f.read().strip()
-            except OSError as exc:
-                o.problem("password_hash_file", f"cannot read {file}: {exc.strerror}")
-        if hash_ is not None and not hash_.startswith("$argon2"):
-            o.problem("password_hash", "expected an argon2 hash (make one with `watchd console passwd`)")
-        out[name] = Operator(
-            name=name,
-            role=o.get("role", r.one_of(*ROLES), "operator"),
-            display_name=o.get("display_name", r.string, name),
-            password_hash=hash_,
-        )
-        o.finish()
     return out
 
 
@@ -278,18 +220,6 @@ def _url(value: Any) -> str:
     if not text.startswith(("http://", "https://")):
         raise ValueError(f"expected an http:// or https:// URL, not {value!r}")
     return text
-
-
-def _networks(value: Any) -> tuple[str, ...]:
-    import ipaddress
-
-    items = r.string_list(value)
-    for item in items:
-        try:
-            ipaddress.ip_network(item, strict=False)
-        except ValueError:
-            raise ValueError(f"expected an address or network like 127.0.0.1/32, not {item!r}") from None
-    return items
 
 
 def _at_least(low: float) -> Any:

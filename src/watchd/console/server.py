@@ -18,6 +18,7 @@ from aiohttp import web
 from watchd.bus.connection import read_secret_file
 from watchd.console import history as history_mod
 from watchd.console import web as console_web
+from watchd.console.auth import Auth
 from watchd.console.commands import CommandSender
 from watchd.console.config import ConsoleConfig
 from watchd.console.subscriber import Subscriber
@@ -42,7 +43,8 @@ class ConsoleServer:
         self.sender = CommandSender(secret, cfg.mqtt.prefix, self._publish, now)
         self.subscriber = Subscriber(cfg, self.view, self.history, now, self.sender.answer)
         self.console = console_web.Console(cfg, self.view, self.history, self.sender, now)
-        self.app = console_web.make_app(self.console)
+        self.auth = Auth(cfg.auth, now=now, db=self.db, public_url=cfg.public_url)
+        self.app = console_web.make_app(self.console, self.auth)
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.port: int | None = None

@@ -18,6 +18,8 @@ import jinja2
 from aiohttp import web
 
 from watchd.console import dashboard, history
+from watchd.console.auth import Auth, auth_middleware, csrf_token, current_user, login_routes, require_role
+from watchd.console.authpolicy import Role, User
 from watchd.console.commands import CommandSender
 from watchd.console.config import ConsoleConfig
 from watchd.console.history import History
@@ -73,7 +75,7 @@ def render(request: web.Request, name: str, status: int = 200, **ctx: Any) -> we
     c = request.app[CONSOLE]
     ctx.setdefault("title", c.cfg.title)
     html = _ENV.get_template(name).render(
-        user=request.get("user"), csrf=request.get("csrf", ""), zone=c.cfg.timezone, now=c.now(), **ctx
+        user=current_user(request), csrf=csrf_token(request) or "", zone=c.cfg.timezone, now=c.now(), **ctx
     )
     return web.Response(text=html, status=status, content_type="text/html", headers=NO_STORE)
 
@@ -102,17 +104,11 @@ def _span(s: float) -> str:
     return f"{s // 86400}d {s % 86400 // 3600}h"
 
 
-def _user(request: web.Request) -> Any:
-    user = request.get("user")
+def _user(request: web.Request) -> User:
+    """The middleware already sent anyone without a login to /login; this is the belt to its braces."""
+    user = current_user(request)
     if user is None:
         raise web.HTTPUnauthorized(text="log in first")
-    return user
-
-
-def _operator(request: web.Request) -> Any:
-    user = _user(request)
-    if getattr(user, "role", None) != "operator":
-        raise web.HTTPForbidden(text="viewers cannot act; ask an operator")
     return user
 
 
@@ -238,7 +234,7 @@ async def graph(request: web.Request) -> web.Response:
 
 @routes.post("/host/{host}/command/{verb}")
 async def command(request: web.Request) -> web.Response:
-    user = _operator(request)
+    user = require_role(request, Role.OPERATOR)
     c = request.app[CONSOLE]
     h = _host(c, request.match_info["host"])
     verb = request.match_info["verb"]
@@ -315,8 +311,9 @@ def month_of(t: float, zone: str) -> str:
     return dt.datetime.fromtimestamp(t, timefmt.zone(zone)).strftime("%Y-%m")
 
 
-def make_app(console: Console, middlewares: tuple[Any, ...] = ()) -> web.Application:
-    app = web.Application(middlewares=list(middlewares), client_max_size=64 * 1024)
+def make_app(console: Console, auth: Auth) -> web.Application:
+    app = web.Application(middlewares=[auth_middleware(auth)], client_max_size=64 * 1024)
     app[CONSOLE] = console
     app.add_routes(routes)
+    app.add_routes(login_routes(auth))
     return app
