@@ -45,7 +45,8 @@ def test_a_43_minute_outage_in_a_30_day_month_is_99_90_percent(rec: Recorder) ->
     a = nov(rec, service("web-1:http"))
     assert a.down_s == 43 * MIN
     assert a.outages == ((T, T + 43 * MIN),)
-    assert a.unknown_s == 0 and a.excluded_s == 0
+    assert a.unknown_s == 0
+    assert a.excluded_s == 0
     assert round(a.availability * 100, 2) == 99.90  # type: ignore[operator]
     assert a.verdict(99.9) is sla.Verdict.MET  # 43 of the allowed 43.2 minutes
     rec.outage("web-1", "http", T + DAY, T + DAY + MIN)
@@ -189,7 +190,8 @@ def test_day_bars_follow_the_customers_days_across_the_end_of_summer_time(rec: R
     assert by_date[26].availability.down_s == 30 * MIN
     assert by_date[27].availability.down_s == 30 * MIN
     assert by_date[27].availability.elapsed_s == 12 * HOUR  # today, so far
-    assert by_date[23].level == "ok" and by_date[23].availability.availability == 1.0
+    assert by_date[23].level == "ok"
+    assert by_date[23].availability.availability == 1.0
     assert [b.level for b in bars["Shop"]] == ["nodata"] * 5
 
 

@@ -13,6 +13,7 @@ import pytest
 from watchd.console import report, reportformats
 from watchd.console.config import Customer, Service
 from watchd.console.reportformats import FORMATS
+from watchd.core import sla
 from watchd.reports import availability as av
 
 from .recorder import DAY, HOUR, MIN, Recorder
@@ -31,7 +32,10 @@ OPERATOR = "operator-alice-x"
 
 ACME = Customer(
     "acme", "ACME GmbH", ("acme-*",),
-    (Service("Website", ((WEB, HTTP),)), Service("Database", ((DB, PGSQL),)), Service("Search", (("s-*", "*"),))),
+    (
+        Service("Website", ((WEB, HTTP),)), Service("Database", ((DB, PGSQL),)),
+        Service("Search", (("s-*", "*"),)),
+    ),
     99.9, BERLIN,
 )  # fmt: skip
 BETA_CO = Customer("beta", "Beta AG", ("beta-*",), (Service("BetaShop", ((BETA, CART),)),), 99.5, BERLIN)
@@ -77,10 +81,12 @@ def test_figures_per_service_and_verdicts(rec: Recorder) -> None:
     s = {x["name"]: x for x in doc["services"]}
     assert s["Website"]["availability_percent"] == 99.9005
     assert s["Website"]["downtime_minutes"] == 43.0
-    assert s["Website"]["verdict"] == "met" and s["Website"]["met"] is True
+    assert s["Website"]["verdict"] == "met"
+    assert s["Website"]["met"] is True
     assert s["Database"]["maintenance_minutes"] == 120.0
     assert s["Database"]["verdict"] == "missed"
-    assert s["Search"]["measured"] is False and s["Search"]["verdict"] == "no_data"
+    assert s["Search"]["measured"] is False
+    assert s["Search"]["verdict"] == "no_data"
     text = FORMATS["text"](rep)
     assert "99.900 %" in text
     assert "Search\n  availability              -   not measured" in text
@@ -90,14 +96,17 @@ def test_incidents_of_the_month_with_response_and_resolution(rec: Recorder) -> N
     rep = build(rec)
     assert [(i.id, i.services) for i in rep.incidents] == [(7, ("Website",)), (3, ())]  # not October's
     web, mail = rep.incidents
-    assert web.response.status.value == "met" and web.response.taken_s == 5 * MIN
+    assert web.response.status.value == "met"
+    assert web.response.taken_s == 5 * MIN
     assert web.response.target_s == 15 * MIN
-    assert web.resolution.status.value == "met" and web.resolution.taken_s == 42 * MIN
+    assert web.resolution.status.value == "met"
+    assert web.resolution.taken_s == 42 * MIN
     assert mail.status == "open"
     assert mail.response.status.value == "breached"  # never acknowledged, deadline long past
     assert mail.resolution.status.value == "none"
     doc = reportformats.report_dict(rep)["incidents"]
-    assert doc[0]["response"] == {"status": "met", "minutes": 5.0, "target_minutes": 15.0, "clock": "deadline"}
+    response = {"status": "met", "minutes": 5.0, "target_minutes": 15.0, "clock": "deadline"}
+    assert doc[0]["response"] == response
     assert doc[1]["services"] == []
     assert "other systems" in FORMATS["text"](rep)
 
@@ -107,9 +116,10 @@ def test_a_customer_report_names_no_host_check_operator_or_other_customer(rec: R
     out = FORMATS[fmt](build(rec))
     for name in INTERNAL + BETA_NAMES:
         assert name not in out, (fmt, name)
-    assert "Website" in out and "Database" in out
+    assert "Website" in out
+    assert "Database" in out
     beta = FORMATS[fmt](build(rec, customer=BETA_CO))
-    for name in INTERNAL + ("ACME GmbH", "Website", "Database"):
+    for name in (*INTERNAL, "ACME GmbH", "Website", "Database"):
         assert name not in beta, (fmt, name)
     assert "BetaShop" in beta
 
@@ -130,10 +140,12 @@ def test_csv_rows(rec: Recorder) -> None:
         ("incident", "Website"), ("incident", "other systems"),
     ]  # fmt: skip
     assert rows[0]["availability_percent"] == "99.9005"
-    assert rows[3]["response_status"] == "met" and rows[3]["incident"] == "7"
+    assert rows[3]["response_status"] == "met"
+    assert rows[3]["incident"] == "7"
     assert "host" not in rows[0]
     internal = list(csv.DictReader(io.StringIO(FORMATS["csv"](build(rec, internal=True)))))
-    assert internal[1]["kind"] == "member" and internal[1]["member"] == f"{WEB}:{HTTP}"
+    assert internal[1]["kind"] == "member"
+    assert internal[1]["member"] == f"{WEB}:{HTTP}"
 
 
 HOSTILE = '<script>alert("x")</script> & "Shop\' onmouseover=alert(1)'
@@ -146,11 +158,15 @@ def test_html_escapes_hostile_names_and_is_self_contained(rec: Recorder) -> None
     page = FORMATS["html"](build(rec, customer=hostile))
     assert "<script" not in page
     assert "<b>" not in page
-    assert '"Shop' not in page and "'" not in page  # no quote can end an attribute
+    assert '"Shop' not in page
+    assert "'" not in page
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &quot;Shop&#x27; onmouseover" in page
     assert "&lt;b&gt;Evil&lt;/b&gt; &amp; Co" in page
-    assert "http://" not in page and "https://" not in page and "src=" not in page  # nothing to load
-    assert page.startswith("<!doctype html>") and page.rstrip().endswith("</html>")
+    assert "http://" not in page
+    assert "https://" not in page
+    assert "src=" not in page
+    assert page.startswith("<!doctype html>")
+    assert page.rstrip().endswith("</html>")
 
 
 def test_text_and_csv_strip_control_characters_and_defuse_formulas(rec: Recorder) -> None:
@@ -158,9 +174,11 @@ def test_text_and_csv_strip_control_characters_and_defuse_formulas(rec: Recorder
     c = Customer("c", "C\x1b]0;owned\x07", ("acme-*",), (svc,), 99.9, BERLIN)
     rep = build(rec, customer=c)
     text = FORMATS["text"](rep)
-    assert "\x1b" not in text and "\x07" not in text
+    assert "\x1b" not in text
+    assert "\x07" not in text
     rows = list(csv.DictReader(io.StringIO(FORMATS["csv"](rep))))
-    assert rows[0]["service"].startswith("'=HYPERLINK") and "\x1b" not in rows[0]["service"]
+    assert rows[0]["service"].startswith("'=HYPERLINK")
+    assert "\x1b" not in rows[0]["service"]
     assert json.loads(FORMATS["json"](rep))["services"][0]["name"] == svc.name  # JSON keeps it exact
 
 
@@ -219,7 +237,8 @@ def test_cli_prints_the_report(config: str, capsys: pytest.CaptureFixture[str]) 
     assert doc["internal"] is False
     assert run(["--config", config, "--customer", "acme", "--month", "2026-11", "--internal"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("SLA report 2026-11 for ACME GmbH") and WEB in out
+    assert out.startswith("SLA report 2026-11 for ACME GmbH")
+    assert WEB in out
 
 
 def test_cli_defaults_to_the_current_month_in_the_customers_zone(
@@ -233,7 +252,7 @@ def test_cli_defaults_to_the_current_month_in_the_customers_zone(
     ("args", "message"),
     [
         pytest.param(["--customer", "nobody"], "no customer 'nobody' in", id="unknown-customer"),
-        pytest.param(["--customer", "acme", "--month", "2026-13"], "--month: expected a month like", id="month"),
+        pytest.param(["--customer", "acme", "--month", "2026-13"], "--month: expected a month", id="month"),
         pytest.param(["--customer", "acme", "--month", "November"], "--month: expected", id="month-word"),
         pytest.param(["--customer", "acme", "--month", "1999-12"], "between 2000-01 and 2099-12", id="range"),
     ],
@@ -243,7 +262,8 @@ def test_cli_bad_input_exits_2_with_a_message(
 ) -> None:
     assert run(["--config", config, *args]) == 2
     err = capsys.readouterr()
-    assert message in err.err and err.out == ""
+    assert message in err.err
+    assert err.out == ""
     if "nobody" in args:
         assert "(configured: acme, beta)" in err.err
 
@@ -272,3 +292,20 @@ def test_cli_usage_errors_are_argparse_exit_2(config: str) -> None:
         with pytest.raises(SystemExit) as exc:
             run(argv)
         assert exc.value.code == 2
+
+
+@pytest.mark.parametrize(
+    ("deadline", "done", "now", "status", "taken"),
+    [
+        pytest.param(600.0, 300.0, 9999.0, "met", 300.0, id="in-time"),
+        pytest.param(600.0, 900.0, 9999.0, "breached", 900.0, id="late"),
+        pytest.param(600.0, None, 400.0, "pending", 400.0, id="open-within"),
+        pytest.param(600.0, None, 700.0, "breached", 700.0, id="open-past"),
+        pytest.param(None, 300.0, 9999.0, "none", 300.0, id="no-deadline"),
+    ],
+)
+def test_targets_by_the_deadline_the_incident_carried(
+    deadline: float | None, done: float | None, now: float, status: str, taken: float
+) -> None:
+    r = sla.by_deadline(0.0, deadline, done, now)
+    assert (r.status.value, r.taken_s, r.target_s) == (status, taken, deadline)
