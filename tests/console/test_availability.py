@@ -203,3 +203,24 @@ def test_a_day_all_in_maintenance_is_a_maintenance_bar(rec: Recorder) -> None:
     [bar] = [b for b in ca.uptime_days(rec.db, customer, berlin(2026, 10, 22, 8, 0), 3)["Website"]
              if b.date.day == 20]  # fmt: skip
     assert bar.level == "maintenance"
+
+
+def test_housekeeping_keeps_the_state_a_stable_check_has_been_in(rec: Recorder) -> None:
+    """A check OK for longer than history_days is still measured after rollup drops old rows."""
+    long_ago = NOV_START - 500 * DAY
+    rec.host("web-1", long_ago, True)
+    rec.state("web-1", "http", long_ago, "CRITICAL")
+    rec.state("web-1", "http", long_ago + HOUR, "OK")
+    rec.host("web-2", long_ago, True)
+    rec.state("web-2", "http", long_ago, "OK")
+    rec.host("web-2", long_ago + DAY, False, "shutdown")  # and never back
+    rec.outage("web-1", "http", T, T + 43 * MIN)
+    rec.history.rollup(AFTER, raw_days=2, days=35, history_days=400)
+    rows = rec.db.execute("SELECT host, at, hard_state FROM state_changes ORDER BY host, at").fetchall()
+    assert rows == [
+        ("web-1", long_ago + HOUR, "OK"), ("web-1", T, "CRITICAL"), ("web-1", T + 43 * MIN, "OK"),
+        ("web-2", long_ago, "OK"),
+    ]  # fmt: skip
+    a = nov(rec, service("web-1:http"))
+    assert (a.down_s, a.unknown_s) == (43 * MIN, 0)
+    assert nov(rec, service("web-2:http")).availability is None  # still offline
