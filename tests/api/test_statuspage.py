@@ -8,12 +8,13 @@ import time
 import pytest
 from apihelpers import Env, api_config, seed_history
 
-from watchd.api.serviceview import current_state, level
+from watchd.api.serviceview import current_state
 from watchd.api.statuspage import percent_text
 from watchd.config.api import ServiceConfig
 from watchd.core.clock import FakeClock
 from watchd.core.model import CheckStatus, State, StateType
 from watchd.core.sla import DEFAULT_DOWN_STATES, Availability
+from watchd.reports.daybars import level
 
 
 def avail(up: float, down: float, excluded: float = 0.0, unknown: float = 0.0) -> Availability:

@@ -4,7 +4,6 @@ incidents and announced maintenance, computed from the store. Behind `/api/v1/se
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,16 +12,12 @@ from watchd.config.api import ServiceConfig
 from watchd.core import sla
 from watchd.core.model import CheckStatus, State
 from watchd.reports import availability as av
+from watchd.reports.daybars import DayBar, day_bars
 
 BAR_DAYS = 90
 UPCOMING_DAYS = 14  # announced maintenance shown this far ahead
 WINDOWS = (("24h", 1), ("7d", 7), ("30d", 30), ("90d", 90))  # rolling, ending now
 MONTH = "month"  # the calendar month so far, in the display zone: the SLA report's period
-@dataclass(frozen=True, slots=True)
-class DayBar:
-    date: dt.date
-    availability: sla.Availability
-    level: str
 
 
 @dataclass(slots=True)
@@ -34,18 +29,6 @@ class ServiceView:
     members: list[dict[str, Any]] = field(default_factory=list)
     incidents: list[dict[str, Any]] = field(default_factory=list)
     maintenance: list[dict[str, Any]] = field(default_factory=list)
-
-
-def level(a: sla.Availability, target: float) -> str:
-    """A day bar's colour: target met, below target (down to 99 % or target - 1), or worse."""
-    p = a.availability
-    if p is None:
-        return "maintenance" if a.excluded_s > 0 and a.unknown_s < 1.0 else "nodata"
-    if p * 100.0 >= target - 1e-9:
-        return "ok"
-    if p * 100.0 >= min(99.0, target - 1.0):
-        return "minor"
-    return "major"
 
 
 def current_state(
@@ -93,16 +76,12 @@ def overview(api: Api, now: float, days: int = BAR_DAYS, only: str | None = None
         acc = sla.service_accounting(mine, mon, start, now + 1.0, cfg.down_states)
         windows = {key: acc.account(now - n * av.DAY, now, now) for key, n in WINDOWS}
         windows[MONTH] = acc.account(month[0], month[1], now)
-        day_bars = []
-        for d, a, b in bars:
-            avail = acc.account(a, b, now)
-            day_bars.append(DayBar(d, avail, level(avail, svc.target)))
         out.append(
             ServiceView(
                 service=svc,
                 state=current_state(list(svc.checks), sts, maint_now, cfg.down_states),
                 windows=windows,
-                days=day_bars,
+                days=day_bars(acc, bars, now, svc.target),
                 members=[
                     {
                         "name": m,

@@ -15,9 +15,10 @@ from aiohttp import web
 
 from watchd.api.app import ApiError, api_of, operation
 from watchd.api.schemas import STR, err
-from watchd.api.serviceview import MONTH, DayBar, ServiceView, overview
+from watchd.api.serviceview import MONTH, ServiceView, overview
 from watchd.core import sla, timefmt
 from watchd.core.timefmt import described, local
+from watchd.reports.daybars import DayBar
 
 routes = web.RouteTableDef()
 

@@ -72,6 +72,12 @@ def connect(path: str) -> sqlite3.Connection:
     return db
 
 
+_DROP_SUPERSEDED = (
+    "DELETE FROM {table} WHERE at < ? AND rowid NOT IN (SELECT rowid FROM (SELECT rowid, row_number()"
+    " OVER (PARTITION BY {key} ORDER BY at DESC, rowid DESC) AS n FROM {table} WHERE at < ?) WHERE n = 1)"
+)
+
+
 class History:
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
@@ -144,8 +150,11 @@ class History:
             db.execute("DELETE FROM samples WHERE t < ?", (cut,))
             db.execute("DELETE FROM hourly WHERE t < ?", (now - days * 86400,))
             old = now - history_days * 86400
-            db.execute("DELETE FROM state_changes WHERE at < ?", (old,))
-            db.execute("DELETE FROM host_events WHERE at < ?", (old,))
+            # The newest row before the cut stays, per check and per host: it is the state the kept
+            # history starts in. Without it a check that was OK for longer than history_days would
+            # count as never seen, and a host offline since then as online.
+            db.execute(_DROP_SUPERSEDED.format(table="state_changes", key="host, check_name"), (old, old))
+            db.execute(_DROP_SUPERSEDED.format(table="host_events", key="host"), (old, old))
             db.execute("DELETE FROM incidents WHERE resolved_at IS NOT NULL AND resolved_at < ?", (old,))
             db.execute("DELETE FROM maintenance WHERE end < ?", (old,))
             db.execute("COMMIT")

@@ -21,7 +21,7 @@ above target) or **at risk** (below target so far, budget not spent yet).
 A service is a group of checks: it is down while any member is down outside that member's own
 maintenance, and excluded only while every member is in maintenance (or a window covers the service).
 
-About 410 lines of one arithmetic (intervals, accounting, verdicts, targets) that the tests check as
+About 420 lines of one arithmetic (intervals, accounting, verdicts, targets) that the tests check as
 a whole; the store reads live in reports/availability.py.
 """
 
@@ -413,3 +413,12 @@ def resolution(inc: IncidentTimes, policy: PriorityPolicy, now: float) -> Target
     end = inc.resolved_at if inc.resolved_at is not None else now
     taken = clock_seconds(policy, clock, inc.opened_at, end)
     return _judge(target, clock, taken, inc.resolved_at is not None, inc.resolution_breached_at is not None)
+
+
+def by_deadline(opened_at: float, deadline: float | None, done_at: float | None, now: float) -> TargetResult:
+    """Judged against the deadline an incident carries (respond_by, resolve_by): for readers without
+    the daemon's priority policy (the console). The deadline already counts business hours."""
+    end = done_at if done_at is not None else now
+    taken = max(0.0, end - opened_at)
+    target = None if deadline is None else max(0.0, deadline - opened_at)
+    return _judge(target, "deadline", taken, done_at is not None, False)

@@ -15,21 +15,21 @@ from watchd.core.timefmt import described, local
 from watchd.reports import availability as av
 
 
-def _pct(ratio: float | None) -> str:
+def percent(ratio: float | None) -> str:
     """Floored to three decimals (as the status page floors to two), so 99.9996 % is not 100.000 %."""
     if ratio is None:
         return "-"
     return f"{math.floor(ratio * 100.0 * 1000.0 + 1e-6) / 1000.0:.3f} %"
 
 
-def _min(seconds: float | None) -> str:
+def minutes(seconds: float | None) -> str:
     return "-" if seconds is None else f"{seconds / 60:.1f} min"
 
 
-def _span(seconds: float) -> str:
+def span(seconds: float) -> str:
     """A length of time people read at a glance: minutes, hours, then days."""
     if seconds < 120 * 60:
-        return _min(seconds)
+        return minutes(seconds)
     if seconds < 48 * 3600:
         return f"{seconds / 3600:.1f} h"
     return f"{seconds / 86400:.1f} days"
@@ -51,8 +51,8 @@ RULES = (
 
 def _target_text(label: str, r: Any) -> str:
     if r.target_s is None:
-        return f"{label} {_min(r.taken_s)} (no target)"
-    return f"{label} {_min(r.taken_s)} / {_min(r.target_s)} {r.status.value}"
+        return f"{label} {minutes(r.taken_s)} (no target)"
+    return f"{label} {minutes(r.taken_s)} / {minutes(r.target_s)} {r.status.value}"
 
 
 def _period(rep: av.Report) -> str:
@@ -79,20 +79,20 @@ def format_text(rep: av.Report) -> str:
         out += [
             "",
             f"{s.service.title} ({s.service.name}): {', '.join(s.service.checks)}",
-            f"  availability   {_pct(a.availability):>12}   target {target} %"
-            f"   {VERDICT_TEXT[a.verdict(target)]}   (over {_span(a.measured_s)} measured)",
-            f"  downtime       {_min(a.down_s):>12}   allowed {_min(a.allowed_down_s(target))} in the whole"
-            f" period   error budget left {_min(a.budget_left_s(target))}",
-            f"  maintenance    {_min(a.excluded_s):>12}   not monitored {_min(a.unknown_s)}"
-            f"   (availability if that was down: {_pct(a.availability_min)})",
+            f"  availability   {percent(a.availability):>12}   target {target} %"
+            f"   {VERDICT_TEXT[a.verdict(target)]}   (over {span(a.measured_s)} measured)",
+            f"  downtime       {minutes(a.down_s):>12}   allowed {minutes(a.allowed_down_s(target))}"
+            f" in the whole period   error budget left {minutes(a.budget_left_s(target))}",
+            f"  maintenance    {minutes(a.excluded_s):>12}   not monitored {minutes(a.unknown_s)}"
+            f"   (availability if that was down: {percent(a.availability_min)})",
         ]
         if a.outages:
             out.append("  outages:")
-            out += [f"    {local(x, z)} - {local(y, z)}  {_min(y - x)}" for x, y in a.outages]
+            out += [f"    {local(x, z)} - {local(y, z)}  {minutes(y - x)}" for x, y in a.outages]
         if len(s.checks) > 1:
             out.append("  per check:")
             out += [
-                f"    {name:<24} {_pct(c.availability):>12}  down {_min(c.down_s)}"
+                f"    {name:<24} {percent(c.availability):>12}  down {minutes(c.down_s)}"
                 for name, c in s.checks.items()
             ]
         if s.incidents:
@@ -157,25 +157,25 @@ def format_html(rep: av.Report) -> str:
         rows = "".join(
             f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>"
             for k, v in (
-                ("Availability", f"{_pct(a.availability)} over {_span(a.measured_s)} measured"),
+                ("Availability", f"{percent(a.availability)} over {span(a.measured_s)} measured"),
                 ("Target", f"{target} %"),
                 ("Result", VERDICT_TEXT[verdict]),
-                ("Downtime", _min(a.down_s)),
-                ("Allowed downtime (whole period)", _min(a.allowed_down_s(target))),
-                ("Error budget left", _min(a.budget_left_s(target))),
-                ("Planned maintenance (excluded)", _min(a.excluded_s)),
-                ("Not monitored", _min(a.unknown_s)),
+                ("Downtime", minutes(a.down_s)),
+                ("Allowed downtime (whole period)", minutes(a.allowed_down_s(target))),
+                ("Error budget left", minutes(a.budget_left_s(target))),
+                ("Planned maintenance (excluded)", minutes(a.excluded_s)),
+                ("Not monitored", minutes(a.unknown_s)),
             )
         )
         outages = "".join(
-            f"<li>{e(local(x, z))} - {e(local(y, z))} ({e(_min(y - x))})</li>" for x, y in a.outages
+            f"<li>{e(local(x, z))} - {e(local(y, z))} ({e(minutes(y - x))})</li>" for x, y in a.outages
         )
         incidents = "".join(
             f"<tr><td>#{i.times.id}</td><td>{e(i.times.priority)}</td><td>{e(i.times.check)}</td>"
             f"<td>{e(local(i.times.opened_at, z))}</td>"
-            f"<td>{e(_min(i.response.taken_s))} / {e(_min(i.response.target_s))} "
+            f"<td>{e(minutes(i.response.taken_s))} / {e(minutes(i.response.target_s))} "
             f"{e(i.response.status.value)}</td>"
-            f"<td>{e(_min(i.resolution.taken_s))} / {e(_min(i.resolution.target_s))} "
+            f"<td>{e(minutes(i.resolution.taken_s))} / {e(minutes(i.resolution.target_s))} "
             f"{e(i.resolution.status.value)}</td></tr>"
             for i in s.incidents
         )

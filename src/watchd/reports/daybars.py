@@ -1,0 +1,40 @@
+"""Day bars: one local day's availability and its colour, for the 90-day rows of status pages (the
+daemon's `/status` and the console's customer pages). Pure: an `sla.Accounting` and the days in."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from watchd.core import sla
+
+
+@dataclass(frozen=True, slots=True)
+class DayBar:
+    date: dt.date
+    availability: sla.Availability
+    level: str
+
+
+def level(a: sla.Availability, target: float) -> str:
+    """A day bar's colour: target met, below target (down to 99 % or target - 1), or worse."""
+    p = a.availability
+    if p is None:
+        return "maintenance" if a.excluded_s > 0 and a.unknown_s < 1.0 else "nodata"
+    if p * 100.0 >= target - 1e-9:
+        return "ok"
+    if p * 100.0 >= min(99.0, target - 1.0):
+        return "minor"
+    return "major"
+
+
+def day_bars(
+    acc: sla.Accounting, days: Sequence[tuple[dt.date, float, float]], now: float, target: float
+) -> list[DayBar]:
+    """One bar per (date, start, end), as `reports.availability.day_starts` lists them."""
+    out = []
+    for d, a, b in days:
+        avail = acc.account(a, b, now)
+        out.append(DayBar(d, avail, level(avail, target)))
+    return out
