@@ -33,9 +33,9 @@ ALLOWED: dict[str, set[str]] = {
     "api": {"core", "config", "configkit", "control", "delivery", "reports", "store"},
     "daemon": {"core", "config", "store", "delivery", "pipeline", "control", "runtime", "bus", "api"},
     "migrate": {"core", "nagios", "configkit", "config"},
-    "console": {"core", "configkit"},
+    "console": {"core", "configkit", "bus", "reports"},
     "cli": {"core", "config", "configkit", "control", "daemon", "delivery", "reports", "runtime", "sources"}
-    | {"store", "migrate"},
+    | {"store", "migrate", "console"},
 }
 TOP_LEVEL = {"__init__", "__main__"}
 

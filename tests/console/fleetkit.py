@@ -4,6 +4,7 @@ the console itself, and polling with a deadline."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -62,9 +63,21 @@ def console_config_file(root: Path, port: int, body: str = "") -> Path:
     cfg.write_text(
         f"console: {{listen: 127.0.0.1:0, database: {root / 'console.db'}, command_timeout: 10s}}\n"
         f"mqtt: {{host: 127.0.0.1, port: {port}, heartbeat_interval: 1s, reconnect: {{min: 0.1s, max: 1s}},"
-        f" command_secret_file: {root / 'secret'}}}\n" + body
+        f" command_secret_file: {root / 'secret'}}}\n"
+        f"auth:\n  accounts:\n    alice: {{password_hash: '{operator_hash()}', role: operator}}\n"
+        f"    victor: {{password_hash: '{operator_hash()}', role: viewer}}\n" + body
     )
     return cfg
+
+
+PASSWORD = "correct horse battery"
+
+
+@functools.cache
+def operator_hash() -> str:
+    from watchd.console.accounts import hash_password
+
+    return hash_password(PASSWORD)
 
 
 async def start_console(

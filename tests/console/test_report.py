@@ -200,6 +200,7 @@ def test_a_bad_month_is_a_value_error(rec: Recorder) -> None:
 # -- command line -----------------------------------------------------------------------------------
 
 CONFIG = f"""
+auth: {{proxy_header: X-User, trusted_proxies: [127.0.0.1/32], proxy_auto_viewer: true}}
 console:
   database: console.db
   timezone: {BERLIN}

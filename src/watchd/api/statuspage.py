@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import math
 from string import Template
 
 from aiohttp import web
@@ -18,7 +17,7 @@ from watchd.api.schemas import STR, err
 from watchd.api.serviceview import MONTH, ServiceView, overview
 from watchd.core import sla, timefmt
 from watchd.core.timefmt import described, local
-from watchd.reports.daybars import DayBar
+from watchd.reports.daybars import bar_title, minutes_text, percent_text
 
 routes = web.RouteTableDef()
 
@@ -40,43 +39,11 @@ LEVEL_TEXT = {
 }
 
 
-def percent_text(ratio: float | None) -> str:
-    """Floored to two decimals, so 99.999 % never shows as 100 %: '99.99 %'; a dash without data."""
-    if ratio is None:
-        return "–"
-    p = math.floor(ratio * 100.0 * 100.0 + 1e-6) / 100.0
-    return f"{p:.2f} %"
-
-
-def _minutes_text(seconds: float) -> str:
-    m = seconds / 60.0
-    if m < 120:
-        return f"{m:.1f} min"
-    if m < 48 * 60:
-        return f"{m / 60.0:.1f} h"
-    return f"{m / 1440.0:.1f} days"
-
-
 def measured_note(a: sla.Availability) -> str:
     """Says so when a figure covers less than its window (monitoring started recently, or gaps)."""
     if a.availability is None or a.unknown_s < 60.0:
         return ""
-    return f"over {_minutes_text(a.measured_s)} measured"
-
-
-def bar_title(b: DayBar) -> str:
-    a = b.availability
-    parts = [b.date.isoformat()]
-    if a.availability is None:
-        parts.append("maintenance" if b.level == "maintenance" else "no data")
-    else:
-        parts.append(f"{percent_text(a.availability)} available")
-        parts.append(f"{_minutes_text(a.down_s)} down")
-    if a.excluded_s:
-        parts.append(f"{_minutes_text(a.excluded_s)} maintenance")
-    if a.unknown_s >= 60:
-        parts.append(f"{_minutes_text(a.unknown_s)} not monitored")
-    return " · ".join(parts)
+    return f"over {minutes_text(a.measured_s)} measured"
 
 
 e = html.escape

@@ -15,6 +15,7 @@ from typing import Any
 
 from watchd.console.config import Customer, Service
 from watchd.console.view import FleetView
+from watchd.reports.daybars import DayBar, bar_title
 
 STATE_WORDS = {
     "operational": "Operational",
@@ -41,11 +42,17 @@ class PublicMaintenance:
 
 
 @dataclass(frozen=True, slots=True)
+class Bar:
+    level: str  # ok, minor, major, maintenance, nodata
+    title: str  # "2026-11-03 · 99.95 % available · 0.7 min down"
+
+
+@dataclass(frozen=True, slots=True)
 class PublicService:
     name: str
     state: str
     words: str
-    days: tuple[Any, ...]  # day bars (availability.DayBar), oldest first
+    days: tuple[Bar, ...]  # oldest first, ending with today
     availability: float | None  # ratio over the bars' period
 
 
@@ -85,15 +92,14 @@ def build(
 ) -> CustomerPage:
     from watchd.console import availability
 
-    bars = availability.uptime_days(db, customer, now, days)
+    bars = availability.uptime_days(db, customer, now, days, view)
     services, incidents = [], []
     maint: dict[tuple[float, float, str], list[str]] = {}
     for s in customer.services:
         state = service_state(view, s, now)
-        service_bars = bars.get(s.name, [])
-        services.append(
-            PublicService(s.name, state, STATE_WORDS[state], tuple(service_bars), _ratio(service_bars))
-        )
+        day_bars = bars.get(s.name, [])
+        public = tuple(Bar(b.level, bar_title(b)) for b in day_bars)
+        services.append(PublicService(s.name, state, STATE_WORDS[state], public, _ratio(day_bars)))
         for h in view:
             for iid in sorted(h.incidents):
                 doc = h.incidents[iid]
@@ -147,7 +153,8 @@ def _float(v: Any) -> float | None:
     return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
 
 
-def _ratio(bars: list[Any]) -> float | None:
-    up = sum(getattr(b, "up", 0.0) for b in bars)
-    measured = sum(getattr(b, "measured", 0.0) for b in bars)
-    return up / measured if measured else None
+def _ratio(bars: list[DayBar]) -> float | None:
+    """Availability over all the bars' measured time (not the mean of the days' percentages)."""
+    measured = sum(b.availability.measured_s for b in bars)
+    down = sum(b.availability.down_s for b in bars)
+    return (measured - down) / measured if measured else None
