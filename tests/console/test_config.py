@@ -20,7 +20,7 @@ def problems(tmp_path: Path, body: str) -> list[str]:
 
 def test_defaults_listen_on_loopback(tmp_path: Path) -> None:
     f = tmp_path / "console.yaml"
-    f.write_text("auth: {proxy_header: X-Remote-User, trusted_proxies: [127.0.0.1/32], proxy_auto_viewer: true}\n")
+    f.write_text("auth: {proxy_header: X-User, trusted_proxies: [127.0.0.1/32], proxy_auto_viewer: true}\n")
     cfg = config.load(str(f))
     assert (cfg.listen_host, cfg.listen_port) == ("127.0.0.1", 8480)
     assert cfg.database == str(tmp_path / "console.db")

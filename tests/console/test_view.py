@@ -35,7 +35,8 @@ def incident(iid: int, check: str, **extra: Any) -> dict[str, Any]:
 
 def cfg(tmp_path: Path, body: str = "") -> config.ConsoleConfig:
     f = tmp_path / "console.yaml"
-    f.write_text("auth: {proxy_header: X-User, trusted_proxies: [127.0.0.1/32], proxy_auto_viewer: true}\n" + body)
+    auth = "auth: {proxy_header: X-User, trusted_proxies: [127.0.0.1/32], proxy_auto_viewer: true}\n"
+    f.write_text(auth + body)
     return config.load(str(f))
 
 
