@@ -80,9 +80,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_passwd(args: argparse.Namespace) -> int:
-    from watchd.console import auth
+    from watchd.console import accounts
 
-    return auth.passwd_main([])
+    return accounts.passwd_main([])
 
 
 def cmd_report(args: argparse.Namespace) -> int:
