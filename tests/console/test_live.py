@@ -3,14 +3,20 @@ restarts rebuilding the same view from retained messages alone."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from servers.mosquitto import Mosquitto
+from watchd.console import dashboard
 from watchd.console.view import HostView
 
-from .fleetkit import set_code, start_console, start_host, until
+from .fleetkit import host_config, set_code, start_console, start_host, until
 
 pytestmark = pytest.mark.slow
 no_host = HostView("-")
@@ -81,3 +87,47 @@ async def test_console_sees_the_fleet_and_rebuilds_it_after_a_restart(
         assert not view.hosts["web-1"].silent(again.now(), 3, 1.0), "a clean stop is not silence"
     finally:
         await again.stop()
+
+
+async def test_a_killed_host_goes_silent_and_two_consoles_show_the_same_view(
+    tmp_path: Path, broker: Mosquitto
+) -> None:
+    cfg = host_config(tmp_path / "web-9", "web-9", broker.port, {"http": 0})
+    log = (tmp_path / "web-9.log").open("wb")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "watchd", "run", "--config", str(cfg), stdout=log, stderr=log
+    )
+    db = await start_host(tmp_path / "db-1", "db-1", broker.port, {"mysql": 2})
+    one = await start_console(tmp_path / "one", broker.port)
+    two = await start_console(tmp_path / "two", broker.port)
+    try:
+        for c in (one, two):
+            await until(
+                lambda c=c: "http" in c.view.hosts.get("web-9", no_host).checks
+                and c.view.hosts.get("db-1", no_host).incidents,
+                timeout=30,
+                message="the consoles never saw both hosts",
+            )
+        os.kill(proc.pid, signal.SIGKILL)
+        await proc.wait()
+        for c in (one, two):
+            await until(lambda c=c: c.view.hosts["web-9"].silent(c.now(), 3, 1.0), message="never silent")
+            assert c.view.hosts["web-9"].reason == "connection lost"
+
+        def summary(c: Any) -> dict[str, Any]:
+            out = {}
+            for h in c.view:
+                states = {k: v.hard_state for k, v in h.checks.items()}
+                out[h.name] = (h.online, h.reason, sorted(h.incidents), states)
+            return out
+
+        assert summary(one) == summary(two)
+        board = dashboard.build(one.view, one.console.owners, one.now())
+        assert [h.name for h in board.silent] == ["web-9"]
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        await one.stop()
+        await two.stop()
+        await db.stop()
