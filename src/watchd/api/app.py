@@ -104,9 +104,18 @@ def statuses(api: Api) -> dict[str, CheckStatus]:
 
 def kick_delivery(api: Api) -> None:
     """What a write queued (ticket updates, notices, PagerDuty) goes out now, not at the outbox's
-    next poll."""
+    next poll; the bus's incident snapshots follow."""
     if api.daemon.parts is not None:
         api.daemon.parts.deliverer.kick()
+    refresh_bus(api)
+
+
+def refresh_bus(api: Api) -> None:
+    """A write changed incidents or maintenance: the bus's retained snapshots follow at once, not
+    at the mirror's next sweep (the daemon's own writes do not move the store's data_version)."""
+    refresh = getattr(api.daemon, "refresh_bus", None)
+    if refresh is not None:
+        refresh()
 
 
 def mqtt_status(daemon: Any) -> str:

@@ -18,6 +18,7 @@ from watchd.api.app import (
     json_response,
     operation,
     path_id,
+    refresh_bus,
     statuses,
     writes,
 )
@@ -136,6 +137,7 @@ async def add_silence(request: web.Request) -> web.Response:
         sid = actions.add_silence(api.daemon.store, check, starts, ends, by, comment, now)
     except actions.ActionError as exc:
         raise ApiError(400, str(exc)) from None
+    refresh_bus(api)
     data = {"id": sid, "check": check, "starts_at": iso(starts), "ends_at": iso(ends), "created_by": by,
             "comment": comment}  # fmt: skip
     return json_response(data, 201, {"Location": f"/api/v1/maintenance#silence-{sid}"})
@@ -181,6 +183,7 @@ async def add_downtime(request: web.Request) -> web.Response:
         did = actions.add_downtime(api.daemon.store, scope, target, starts, ends, by, comment, announce, now)
     except actions.ActionError as exc:
         raise ApiError(400, str(exc)) from None
+    refresh_bus(api)
     data = {"id": did, "scope": scope, "target": target, "starts_at": iso(starts), "ends_at": iso(ends),
             "created_by": by, "comment": comment, "announce": announce}  # fmt: skip
     return json_response(data, 201, {"Location": f"/api/v1/maintenance#downtime-{did}"})
@@ -206,5 +209,6 @@ def _remove(
         remove(api.daemon.store, row_id, api.now())
     except actions.ActionError as exc:
         raise ApiError(404, str(exc)) from None
+    refresh_bus(api)
     return json_response({"removed": row_id})
 

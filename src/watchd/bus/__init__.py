@@ -1,8 +1,10 @@
 """MQTT bus: results, state, incidents and heartbeats out; peers watched; signed commands in.
 
 `Bus` is the one object the daemon owns (see watchd.bus.bus and docs/mqtt.md). The pure parts live in
-topics, payloads, buffer, fleet (liveness and election) and commands (verification); `publisher`
-turns the pipeline's batches into messages. May import `core`, `configkit` and `pipeline`.
+topics, payloads, buffer, fleet (liveness and election), commands (verification) and snapshots (the
+retained incident and maintenance snapshots); `publisher` turns the pipeline's batches into messages,
+`mirror` keeps the retained snapshots in step with a source the daemon gives it. May import `core`,
+`configkit` and `pipeline`.
 """
 
 from typing import TYPE_CHECKING, Any

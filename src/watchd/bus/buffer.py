@@ -7,10 +7,11 @@ in the order they were made.
 
 Bounded to `size` messages. Kinds:
 - RESULT: every check result; when the buffer is full the *oldest result* is dropped first (counted).
-- STATE: coalesced by key (one per check, and the host's own status): a newer state replaces the queued
-  one and moves to the back, so only the newest state per key is kept, in the order of the latest.
-- EVENT: incident lifecycle, command answers; never coalesced. Dropped (oldest first, counted) only
-  when the buffer is full of states and events alone, which takes more checks than `size`.
+- STATE: coalesced by key (one per check, the host's own status, each retained incident snapshot, the
+  maintenance snapshot): a newer state replaces the queued one and moves to the back, so only the
+  newest state per key is kept, in the order of the latest.
+- EVENT: incident lifecycle and resolutions, command answers; never coalesced. Dropped (oldest first,
+  counted) only when the buffer is full of states and events alone, which takes more checks than `size`.
 """
 
 from __future__ import annotations
@@ -107,6 +108,10 @@ class OfflineBuffer:
         msg = self._items.get(seq)
         if msg is not None:
             self._remove(seq, msg)
+
+    def holds(self, key: str) -> bool:
+        """A state under `key` is queued."""
+        return key in self._by_key
 
     def discard(self, key: str) -> None:
         """Forget the queued state under `key` (it is about to be published fresh)."""

@@ -6,14 +6,17 @@
 
 It publishes this host's status (retained; the last will says offline when the connection dies),
 heartbeats, and whatever the BatchPublisher queued; when `peers` is set it watches the other hosts' status and
-heartbeats and submits `fleet.<peer>` results; with a command secret it takes signed commands.
+heartbeats and submits `fleet.<peer>` results; with a command secret it takes signed commands. Given a
+snapshot source, its Mirror keeps the retained incident and maintenance snapshots (bus.mirror); every
+new connection queues all retained messages again.
 
 Tasks: the connection (connect, session, backoff), inside a session a reader, a sender draining the
-buffer and the heartbeat; outside it, the fleet timer and one submitter that feeds fleet results to
-the daemon in order. The pipeline side only ever touches the buffer.
+buffer and the heartbeat; outside it, the fleet timer, the mirror and one submitter that feeds fleet
+results to the daemon in order. The pipeline side only ever touches the buffer.
 
-About 400 lines: the tasks share one connection's lifetime and the buffer, and read best together;
-the pure parts (topics, payloads, buffer, fleet, commands) are modules of their own.
+About 450 lines: the tasks share one connection's lifetime and the buffer, and read best together;
+the pure parts (topics, payloads, buffer, fleet, commands, snapshots) and the mirror are modules of
+their own.
 """
 
 from __future__ import annotations
@@ -34,7 +37,9 @@ from watchd.bus.commands import CommandDispatcher, CommandHandler
 from watchd.bus.config import MqttConfig
 from watchd.bus.connection import Connection, Sleep, read_secret_file
 from watchd.bus.fleet import FleetWatcher
+from watchd.bus.mirror import Mirror
 from watchd.bus.publisher import BatchPublisher
+from watchd.bus.snapshots import SnapshotSource
 from watchd.bus.topics import Topics
 from watchd.core.clock import Clock
 from watchd.core.model import CheckResult
@@ -75,7 +80,10 @@ class Bus:
         rng: random.Random | None = None,
         *,
         sleep: Sleep = asyncio.sleep,
+        snapshots: SnapshotSource | None = None,
     ) -> None:
+        """`snapshots`: where the retained incident and maintenance snapshots come from (the
+        daemon's store); without it incidents are published as lifecycle events only."""
         self.config = config
         self.host = host
         self.version = version
@@ -87,7 +95,13 @@ class Bus:
         self.topics = Topics(config.prefix, host)
         self.buffer = OfflineBuffer(config.buffer_size)
         self._wakeup = asyncio.Event()
-        self.publisher = BatchPublisher(self.topics, self.buffer, config.result_qos, self._wakeup.set)
+        self.mirror: Mirror | None = None
+        if snapshots is not None:
+            self.mirror = Mirror(self.topics, self.buffer, self._wakeup.set, snapshots, clock)
+        self.publisher = BatchPublisher(
+            self.topics, self.buffer, config.result_qos, self._wakeup.set,
+            self.mirror.touched if self.mirror is not None else None,
+        )  # fmt: skip
         self.fleet = FleetWatcher(host, config.peers, config.effective_peer_timeout) if config.peers else None
         self.dispatcher: CommandDispatcher | None = None
         self.started_at = 0.0
@@ -132,12 +146,16 @@ class Bus:
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._conn.run(), name="bus-connection")]
         self._tasks.append(loop.create_task(self._submitter(), name="bus-submit"))
+        if self.mirror is not None:
+            self._tasks.append(loop.create_task(self.mirror.run(), name="bus-mirror"))
         if self.fleet is not None:
             self._tasks.append(loop.create_task(self._ticker(), name="bus-fleet"))
 
     async def stop(self) -> None:
         """Flush what is buffered (bounded), publish status offline (retained), disconnect cleanly."""
         self._stopping = True
+        if self.mirror is not None:
+            self.mirror.sync_safely()  # what changed since the last sync goes out with the flush
         if self._conn is not None:
             self._conn.stopping.set()
             self._wakeup.set()
@@ -210,7 +228,8 @@ class Bus:
             self.buffer.discard("status")  # a fresh one goes out first
             await client.publish(self.topics.status, self._status_payload(), qos=1, retain=True)
             self._client = client
-            subscriptions: list[tuple[str, int]] = []
+            self._republish_retained()
+            subscriptions: list[tuple[str, int]] = self._retained_subscriptions()
             if self.fleet is not None:
                 self.fleet.reset(self.clock.monotonic())
                 # QoS 0: retained statuses are not held back by the broker's per-client queue limit,
@@ -328,6 +347,8 @@ class Bus:
                 return  # not ours to judge
             everyone = fleet.on_status(parsed.host, status, self.clock.monotonic(), self.clock.time())
             self._evaluate(None if everyone else [parsed.host])
+        elif parsed.kind == "incident" and parsed.host == self.host:
+            self._own_incident(parsed.rest, payload, msg.retain)
         elif parsed.kind == "command" and parsed.host == self.host and self.dispatcher is not None:
             if not payload:
                 return  # someone clearing a retained command
@@ -361,6 +382,26 @@ class Bus:
         msg = Message(self.topics.status, self._status_payload(), 1, True, Kind.STATE, key="status")
         self.buffer.put(msg)
         self._wakeup.set()
+
+    # -- retained snapshots (bus.mirror) ----------------------------------------------------------
+
+    def _republish_retained(self) -> None:
+        """A new connection: the broker may have lost its retained store (restarted without
+        persistence, or another node of a cluster), so every retained message goes out again."""
+        self.publisher.republish()
+        if self.mirror is not None:
+            self.mirror.republish()
+
+    def _retained_subscriptions(self) -> list[tuple[str, int]]:
+        """Our own retained incident snapshots, handed back on subscribing, to clear stale ones."""
+        return [(self.topics.incidents, 0)] if self.mirror is not None else []
+
+    def _own_incident(self, rest: tuple[str, ...], payload: bytes, retained: bool) -> None:
+        # Only what the broker holds (the retain flag is set on subscribe), not our own live publishes.
+        if self.mirror is None or not retained or not payload or len(rest) != 1:
+            return
+        if rest[0].isascii() and rest[0].isdigit():
+            self.mirror.seen_retained(int(rest[0]))
 
     # -- fleet ------------------------------------------------------------------------------------
 

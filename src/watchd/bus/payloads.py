@@ -99,32 +99,34 @@ def check_result(host: str, result: CheckResult) -> bytes:
 
 
 def incident(action: str, inc: Incident) -> bytes:
-    return encode(
-        "incident",
-        {
-            "action": action,
-            "id": inc.id,
-            "key": inc.key,
-            "host": inc.host,
-            "check": inc.check,
-            "status": inc.status.value,
-            "priority": inc.priority,
-            "impact": inc.impact,
-            "urgency": inc.urgency,
-            "state": inc.state.name,
-            "summary": inc.summary,
-            "opened_at": inc.opened_at,
-            "updated_at": inc.updated_at,
-            "respond_by": inc.respond_by,
-            "resolve_by": inc.resolve_by,
-            "resolved_at": inc.resolved_at,
-            "acked_at": inc.acked_at,
-            "acked_by": inc.acked_by,
-            "flapping": inc.flapping,
-            "reopened": inc.reopened,
-            "suppressed_by": inc.suppressed_by,
-        },
-    )
+    return encode("incident", incident_fields(action, inc))
+
+
+def incident_fields(action: str, inc: Incident) -> dict[str, Any]:
+    """The incident's own fields; the retained snapshot (bus.snapshots) adds its deliveries."""
+    return {
+        "action": action,
+        "id": inc.id,
+        "key": inc.key,
+        "host": inc.host,
+        "check": inc.check,
+        "status": inc.status.value,
+        "priority": inc.priority,
+        "impact": inc.impact,
+        "urgency": inc.urgency,
+        "state": inc.state.name,
+        "summary": inc.summary,
+        "opened_at": inc.opened_at,
+        "updated_at": inc.updated_at,
+        "respond_by": inc.respond_by,
+        "resolve_by": inc.resolve_by,
+        "resolved_at": inc.resolved_at,
+        "acked_at": inc.acked_at,
+        "acked_by": inc.acked_by,
+        "flapping": inc.flapping,
+        "reopened": inc.reopened,
+        "suppressed_by": inc.suppressed_by,
+    }
 
 
 def command_result(

@@ -4,7 +4,9 @@
     <prefix><host>/heartbeat                 -         every heartbeat_interval
     <prefix><host>/check/<check>/state       retained  current state of one check (hard state included)
     <prefix><host>/check/<check>/result      -         every result
-    <prefix><host>/incident/<id>             -         incident lifecycle (open/update/resolve/...)
+    <prefix><host>/incident/<id>             retained  the incident while open (a snapshot with its
+                                                       deliveries); once more when resolved, then cleared
+    <prefix><host>/maintenance               retained  maintenance windows and silences, now and next
     <prefix><host>/notify/<contact>          -         notifications for contacts with `mqtt: true`
     <prefix><host>/command/<verb>            -         signed commands in (run, ack, silence)
     <prefix><host>/command_result            -         the answer to each command
@@ -92,6 +94,15 @@ class Topics:
 
     def incident(self, incident_id: int) -> str:
         return f"{self._base}/incident/{incident_id}"
+
+    @property
+    def maintenance(self) -> str:
+        return f"{self._base}/maintenance"
+
+    @property
+    def incidents(self) -> str:
+        """The subscription for this host's retained incident snapshots (checked after a restart)."""
+        return f"{self._base}/incident/+"
 
     def notify(self, contact: str) -> str:
         return f"{self._base}/notify/{escape(contact)}"

@@ -70,6 +70,26 @@ class HostView:
         return None
 
 
+def _window(w: Any) -> dict[str, Any] | None:
+    """A host's window as the console keeps it: `checks` empty for the whole host, else the check
+    names it covers (tags already resolved by the host, which knows them: scope.covers)."""
+    if not isinstance(w, dict) or not _number(w.get("start")) or not _number(w.get("end")):
+        return None
+    scope = w.get("scope") if isinstance(w.get("scope"), dict) else {}
+    covers = scope.get("covers", scope.get("checks", []))
+    checks = [] if scope.get("host") is True else [str(c) for c in covers if isinstance(c, str)][:500]
+    if not checks and scope.get("host") is not True and scope:
+        return None  # a tag no check carries: covers nothing
+    return {
+        "start": float(w["start"]),
+        "end": float(w["end"]),
+        "checks": checks,
+        "comment": _str(w.get("comment"))[:500],
+        "announce": w.get("announce") is True,
+        "source": _str(w.get("source")),
+    }
+
+
 def _window_covers(w: dict[str, Any], check: str | None) -> bool:
     checks = w.get("checks")
     if not checks or check is None:
@@ -217,7 +237,7 @@ class FleetView:
         if doc is None:
             windows: list[dict[str, Any]] = []
         elif _schema(doc, "maintenance") and isinstance(doc.get("windows"), list):
-            windows = [w for w in doc["windows"] if isinstance(w, dict)]
+            windows = [n for n in map(_window, doc["windows"][:200]) if n is not None]
         else:
             self.rejected += 1
             return None

@@ -19,7 +19,7 @@ class DaemonCommands:
         kick: Callable[[], None],
     ) -> None:
         """`store()` is the daemon's open store; `run_now(check)` queues a run; `kick()` wakes the
-        outbox deliverer for the ticket updates an action queued."""
+        outbox deliverer for the ticket updates an action queued, and the bus mirror."""
         self._store = store
         self._clock = clock
         self._run_now = run_now
@@ -42,6 +42,7 @@ class DaemonCommands:
             actions.add_silence(self._store(), check, now, until, by, comment, now)
         except actions.ActionError as exc:
             return str(exc)
+        self._kick()  # the silence shows in the bus's maintenance snapshot
         return True
 
     async def downtime(

@@ -90,6 +90,7 @@ class Daemon:
             self.store, build_channels(self.config, self.store, self.clock, lambda: self.bus), self.clock,
             base_backoff=tickets.base_backoff, max_backoff=tickets.max_backoff,
             alert_after=tickets.alert_after, on_alert=self.delivery_alert,
+            on_settled=lambda incident_id: self.refresh_bus(),
         )  # fmt: skip
         self.parts = build_pipeline(
             self.store, self.routing, deliverer, lambda: None if self.bus is None else self.bus.publisher,
@@ -216,6 +217,7 @@ class Daemon:
             self.parts.deliverer.channels = channels
             await close_channels(old_channels)
             await self._forget_removed()
+        self.refresh_bus()  # recurring maintenance windows may have changed
         log.info("config reloaded", checks=len(new.checks), changed=changed, removed=sorted(removed))
         return []
 
@@ -242,9 +244,18 @@ class Daemon:
         return batch.events[0].status if batch.events else None
 
     def kick(self) -> None:
-        """Something outside the pipeline queued deliveries (an ack through the API or MQTT)."""
+        """Something outside the pipeline changed an incident and queued deliveries (an ack through
+        the API or MQTT): deliver now, and refresh the bus's snapshots."""
         if self.parts is not None:
             self.parts.deliverer.kick()
+        self.refresh_bus()
+
+    def refresh_bus(self) -> None:
+        """Incidents, deliveries or maintenance changed outside the pipeline (an action, a delivery,
+        a downtime, a reload): the bus's retained snapshots follow soon (bus.mirror, coalesced)."""
+        mirror = self.bus.mirror if self.bus is not None else None
+        if mirror is not None:
+            mirror.kick()
 
     def delivery_alert(self, channel: str, failing: bool, text: str) -> None:
         """The outbox says a channel keeps failing (or recovered): make it an incident of its own."""
@@ -281,6 +292,7 @@ class Daemon:
         if config.mqtt is None:
             return None
         from watchd.bus import Bus  # aiomqtt and paho are only loaded with an mqtt section
+        from watchd.daemon.snapshots import StoreSnapshots
 
         return Bus(
             config.mqtt,
@@ -290,6 +302,7 @@ class Daemon:
             self.submit,
             DaemonCommands(self._require_store, self.clock, self.scheduler.run_now, self.kick),
             random.Random(),
+            snapshots=StoreSnapshots(self._require_store, lambda: self.config, self.routing.downtimes),
         )
 
     def _make_icinga2(self, config: Config) -> Icinga2Forwarder | None:

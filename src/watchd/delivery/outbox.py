@@ -107,6 +107,7 @@ class ChannelHealth:
 
 
 AlertCallback = Callable[[str, bool, str], None]  # (channel, failing?, text)
+SettledCallback = Callable[[int], None]  # (incident id): one of its rows is done or failed for good
 
 
 class Deliverer:
@@ -121,6 +122,7 @@ class Deliverer:
         alert_after: float = 300.0,
         concurrency: int = 4,
         on_alert: AlertCallback | None = None,
+        on_settled: SettledCallback | None = None,
     ) -> None:
         self.store = store
         self.channels = dict(channels)
@@ -131,6 +133,7 @@ class Deliverer:
         self.alert_after = alert_after
         self.concurrency = concurrency
         self.on_alert = on_alert
+        self.on_settled = on_settled
         self.health: dict[str, ChannelHealth] = {}
         self.delivered = 0
         self.failures = 0
@@ -234,6 +237,7 @@ class Deliverer:
         self.delivered += 1
         if row.channel in self.health:
             self.health[row.channel].permanent = False
+        self._settled(row)
         log.info(
             "delivered", channel=row.channel, kind=row.kind, incident=row.incident_id, row=row.id, ref=new_ref
         )
@@ -265,11 +269,21 @@ class Deliverer:
                 (reason, now, row.id),
             )
         log.error("delivery failed permanently", channel=row.channel, row=row.id, kind=row.kind, error=reason)
+        self._settled(row)
         h = self.health.setdefault(row.channel, ChannelHealth())
         h.permanent, h.last_error = True, reason
         if not h.alerted and self.on_alert is not None:
             h.alerted = True
             self.on_alert(row.channel, True, f"{row.kind} for incident {row.incident_id} failed: {reason}")
+
+    def _settled(self, row: Row) -> None:
+        """Tell the callback (the bus mirror: the incident's snapshot lists its deliveries)."""
+        if self.on_settled is None:
+            return
+        try:
+            self.on_settled(row.incident_id)
+        except Exception:  # the row is marked; whoever listens must not undo that
+            log.exception("on_settled callback failed", row=row.id)
 
     def _check_health(self) -> None:
         """Raise one alert when a channel has been failing for alert_after; clear it when it recovers."""
