@@ -33,7 +33,7 @@ ALLOWED: dict[str, set[str]] = {
     "api": {"core", "config", "configkit", "control", "delivery", "reports", "store"},
     "daemon": {"core", "config", "store", "delivery", "pipeline", "control", "runtime", "bus", "api"},
     "migrate": {"core", "nagios", "configkit", "config"},
-    "console": {"core", "configkit", "bus", "reports"},
+    "console": {"core", "nagios", "configkit", "bus", "reports"},
     "cli": {"core", "config", "configkit", "control", "daemon", "delivery", "reports", "runtime", "sources"}
     | {"store", "migrate", "console"},
 }
