@@ -89,7 +89,9 @@ def test_silence_is_judged_by_heartbeat_interval_and_the_last_will() -> None:
 
 def test_dashboard_puts_problems_first_grouped_by_customer_with_deadlines(tmp_path: Path) -> None:
     c = cfg(
-        tmp_path, "customers:\n  acme: {name: ACME, hosts: ['web-*']}\n  beta: {name: Beta, hosts: [db-1]}\n"
+        tmp_path,
+        "console: {ticket_urls: {rt: 'https://rt.example.net/Ticket/Display.html?id={ref}'}}\n"
+        "customers:\n  acme: {name: ACME, hosts: ['web-*']}\n  beta: {name: Beta, hosts: [db-1]}\n",
     )
     v = FleetView()
     for host in ("web-1", "web-2", "db-1", "stray"):
@@ -97,11 +99,8 @@ def test_dashboard_puts_problems_first_grouped_by_customer_with_deadlines(tmp_pa
         v.state(host, "http", state(host, "http", "OK"), T0)
     v.state("db-1", "mysql", state("db-1", "mysql", "WARNING"), T0)
     v.state("web-2", "http", state("web-2", "http", "CRITICAL"), T0)
-    v.incident(
-        "web-2",
-        5,
-        incident(5, "http", told=["ops@example.net"], ticket={"ref": "RT#9", "url": "javascript:x"}),
-    )
+    told = [{"contact": "ops@example.net", "medium": "", "at": T0}]
+    v.incident("web-2", 5, incident(5, "http", told=told, ticket={"channel": "ticket:rt", "ref": "9 /x"}))
     now = T0 + 1900  # respond_by passed 100 s ago, unacknowledged
     for host in ("web-1", "web-2", "db-1"):
         v.heartbeat(host, now)
@@ -117,7 +116,8 @@ def test_dashboard_puts_problems_first_grouped_by_customer_with_deadlines(tmp_pa
     assert respond.left == -100
     assert not resolve.breached
     assert resolve.left == 4 * 3600 - 1900
-    assert row.ticket == {"ref": "RT#9"}, "a ticket link that is not http(s) is dropped"
+    assert row.ticket == dashboard.Ticket("rt", "9 /x", "https://rt.example.net/Ticket/Display.html?id=9%20%2Fx")
+    assert row.told == ("ops@example.net",)
     assert (board.problems, board.incidents, board.breached) == (2, 1, 1)
 
 

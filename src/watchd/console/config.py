@@ -82,6 +82,7 @@ class ConsoleConfig:
     silent_after: float = 3.0  # heartbeat intervals without a heartbeat before a host counts as silent
     command_timeout: float = 10.0  # how long the browser waits for a host's answer
     history_days: float = 400.0  # state changes and incidents (the 90-day bars and monthly reports)
+    ticket_urls: dict[str, str] = field(default_factory=dict)  # ticket channel -> URL with {ref}
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     graphs: GraphConfig = field(default_factory=GraphConfig)
     auth: AuthConfig = field(default_factory=AuthConfig)
@@ -136,6 +137,7 @@ def parse(doc: Any, path: str, problems: list[Problem]) -> ConsoleConfig:
         silent_after=c.get("silent_after", _at_least(1.5), d.silent_after),
         command_timeout=c.get("command_timeout", r.duration, d.command_timeout),
         history_days=c.get("history_days", _at_least(91), d.history_days),
+        ticket_urls=c.get("ticket_urls", _ticket_urls, {}),
     )
     g, gd = c.child("graphs"), GraphConfig()
     graphs = GraphConfig(
@@ -213,6 +215,15 @@ def _listen(value: Any) -> tuple[str, int]:
     if not port.isdigit() or not 0 <= int(port) <= 65535:  # 0: any free port (tests)
         raise ValueError(f"expected host:port (port 1-65535), not {value!r}")
     return host, int(port)
+
+
+def _ticket_urls(value: Any) -> dict[str, str]:
+    out = r.string_map(value)
+    for channel, template in out.items():
+        if "{ref}" not in template:
+            raise ValueError(f"{channel}: the URL needs {{ref}} where the ticket number goes")
+        _url(template)
+    return out
 
 
 def _url(value: Any) -> str:

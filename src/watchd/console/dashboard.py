@@ -7,8 +7,10 @@ that went silent; then maintenance now and next. Healthy hosts are only counted,
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from watchd.console.config import ConsoleConfig
 from watchd.console.view import SEVERITY, CheckView, FleetView, HostView
@@ -29,6 +31,13 @@ class Deadline:
 
 
 @dataclass(frozen=True, slots=True)
+class Ticket:
+    system: str  # the host's ticket channel: rt, redmine, builtin, ...
+    ref: str
+    url: str | None  # from console.ticket_urls; None: no link
+
+
+@dataclass(frozen=True, slots=True)
 class IncidentRow:
     host: str
     id: int
@@ -39,7 +48,7 @@ class IncidentRow:
     acked_by: str | None
     deadlines: tuple[Deadline, ...]
     told: tuple[str, ...]
-    ticket: dict[str, Any] | None
+    ticket: Ticket | None
     suppressed_by: str | None
 
 
@@ -90,11 +99,9 @@ def deadlines(doc: dict[str, Any], now: float) -> tuple[Deadline, ...]:
     return tuple(out)
 
 
-def incident_row(host: str, doc: dict[str, Any], now: float) -> IncidentRow:
-    told = doc.get("told")
-    ticket = doc.get("ticket")
-    if isinstance(ticket, dict) and not str(ticket.get("url") or "").startswith(("https://", "http://")):
-        ticket = {k: v for k, v in ticket.items() if k != "url"}  # never a javascript: link
+def incident_row(
+    host: str, doc: dict[str, Any], now: float, ticket_urls: Mapping[str, str] | None = None
+) -> IncidentRow:
     opened = doc.get("opened_at")
     return IncidentRow(
         host=host,
@@ -105,10 +112,33 @@ def incident_row(host: str, doc: dict[str, Any], now: float) -> IncidentRow:
         opened_at=float(opened) if isinstance(opened, int | float) else now,
         acked_by=doc["acked_by"] if isinstance(doc.get("acked_by"), str) else None,
         deadlines=deadlines(doc, now),
-        told=tuple(str(t) for t in told) if isinstance(told, list) else (),
-        ticket=ticket if isinstance(ticket, dict) else None,
+        told=_told(doc.get("told")),
+        ticket=_ticket(doc.get("ticket"), ticket_urls or {}),
         suppressed_by=doc["suppressed_by"] if isinstance(doc.get("suppressed_by"), str) else None,
     )
+
+
+def _told(value: Any) -> tuple[str, ...]:
+    """`alice (email)` per contact and medium the host says it reached."""
+    if not isinstance(value, list):
+        return ()
+    out = []
+    for t in value[:50]:
+        if isinstance(t, dict) and isinstance(t.get("contact"), str):
+            medium = t.get("medium")
+            out.append(f"{t['contact']} ({medium})" if isinstance(medium, str) and medium else t["contact"])
+    return tuple(out)
+
+
+def _ticket(value: Any, urls: Mapping[str, str]) -> Ticket | None:
+    """The ticket with a link when the console knows the ticket system's web address for it."""
+    if not isinstance(value, dict) or not isinstance(value.get("ref"), str):
+        return None
+    channel = str(value.get("channel") or "")
+    ref = value["ref"]
+    template = urls.get(channel.removeprefix("ticket:"))
+    url = template.replace("{ref}", quote(ref, safe="")) if template else None
+    return Ticket(channel.removeprefix("ticket:"), ref, url)
 
 
 def build(view: FleetView, owner: Owners, now: float, horizon: float = 14 * 86400) -> Dashboard:
@@ -137,7 +167,7 @@ def build(view: FleetView, owner: Owners, now: float, horizon: float = 14 * 8640
         if not bad and not h.incidents and not silent:
             g.healthy += 1
             continue
-        rows = [incident_row(h.name, d, now) for d in h.incidents.values()]
+        rows = [incident_row(h.name, d, now, cfg.ticket_urls) for d in h.incidents.values()]
         rows.sort(key=lambda r: (r.priority, r.opened_at))
         problems += len(bad)
         incidents += len(rows)

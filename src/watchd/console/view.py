@@ -75,9 +75,11 @@ def _window(w: Any) -> dict[str, Any] | None:
     names it covers (tags already resolved by the host, which knows them: scope.covers)."""
     if not isinstance(w, dict) or not _number(w.get("start")) or not _number(w.get("end")):
         return None
-    scope = w.get("scope") if isinstance(w.get("scope"), dict) else {}
-    covers = scope.get("covers", scope.get("checks", []))
-    checks = [] if scope.get("host") is True else [str(c) for c in covers if isinstance(c, str)][:500]
+    raw = w.get("scope")
+    scope: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    covers = scope.get("covers", scope.get("checks"))
+    listed = [c for c in covers if isinstance(c, str)][:500] if isinstance(covers, list) else []
+    checks = [] if scope.get("host") is True else listed
     if not checks and scope.get("host") is not True and scope:
         return None  # a tag no check carries: covers nothing
     return {

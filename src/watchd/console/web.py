@@ -17,7 +17,7 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
-from watchd.console import dashboard, history
+from watchd.console import dashboard, graphs, history, rollup
 from watchd.console.auth import Auth, auth_middleware, csrf_token, current_user, login_routes, require_role
 from watchd.console.authpolicy import Role, User
 from watchd.console.commands import CommandSender
@@ -26,7 +26,6 @@ from watchd.console.history import History
 from watchd.console.view import FleetView
 from watchd.core import timefmt
 
-WINDOWS = {"1h": 3600.0, "1d": 86400.0, "1w": 7 * 86400.0, "1mo": 31 * 86400.0}
 VERBS = ("run", "ack", "silence", "downtime")
 
 
@@ -166,7 +165,7 @@ async def host_page(request: web.Request) -> web.Response:
     c = request.app[CONSOLE]
     h = _host(c, request.match_info["host"])
     now = c.now()
-    incidents = [dashboard.incident_row(h.name, d, now) for d in h.incidents.values()]
+    incidents = [dashboard.incident_row(h.name, d, now, c.cfg.ticket_urls) for d in h.incidents.values()]
     sent = [s for s in c.sender.recent if s.host == h.name][:20]
     silent = h.silent(now, c.cfg.silent_after, c.cfg.mqtt.heartbeat_interval)
     return render(
@@ -194,7 +193,7 @@ async def check_page(request: web.Request) -> web.Response:
     ).fetchall()
     has_graph = bool(history.series_of(c.history.db, h.name, name))
     return render(
-        request, "check.html", host=h, check=check, changes=changes, windows=list(WINDOWS),
+        request, "check.html", host=h, check=check, changes=changes, windows=list(rollup.WINDOWS),
         has_graph=has_graph, stamp=int(now // 60),
     )  # fmt: skip
 
@@ -203,30 +202,23 @@ async def check_page(request: web.Request) -> web.Response:
 async def graph(request: web.Request) -> web.Response:
     _user(request)
     c = request.app[CONSOLE]
-    host, check, window = (
-        request.match_info["host"],
-        request.match_info["check"],
-        request.match_info["window"],
-    )
-    if window not in WINDOWS:
-        raise web.HTTPNotFound(text=f"windows are {', '.join(WINDOWS)}")
-    from watchd.console import graphs
-
+    host, check, window = (request.match_info[k] for k in ("host", "check", "window"))
+    if window not in rollup.WINDOWS:
+        raise web.HTTPNotFound(text=f"windows are {', '.join(rollup.WINDOWS)}")
     now = c.now()
-    start = now - WINDOWS[window]
-    series = []
-    warn = crit = None
-    unit = ""
+    start = now - rollup.WINDOWS[window]
+    series, unit, warn, crit = [], "", None, None
     for sid, label, uom, w, cr in history.series_of(c.history.db, host, check):
-        series.append(graphs.Series(label, history.points(c.history.db, sid, start, now)))
-        warn, crit, unit = warn if warn is not None else w, crit if crit is not None else cr, unit or uom
-    svg = graphs.render_points(
-        series, start, now, title=f"{check} on {host} ({window})", unit=unit, warn=warn, crit=crit,
-        timezone=c.cfg.timezone,
+        points = history.points(c.history.db, sid, start, now)
+        series.append(graphs.Series(label, rollup.rollup(points, start, now)))
+        if not series[1:]:  # thresholds and unit of the first series: one value axis per graph
+            unit, warn, crit = uom, w, cr
+    svg = graphs.render(
+        series, start, now, title=f"{check} on {host}, last {window}", now=now, unit_of_measure=unit,
+        warn=warn, crit=crit, tz=c.cfg.timezone,
     )  # fmt: skip
-    return web.Response(
-        text=svg, content_type="image/svg+xml", headers={"Cache-Control": "private, max-age=60"}
-    )
+    cache = {"Cache-Control": "private, max-age=60"}
+    return web.Response(text=svg, content_type="image/svg+xml", headers=cache)
 
 
 # -- actions -----------------------------------------------------------------------------------------
