@@ -227,7 +227,7 @@ async def test_maintenance_from_the_cli_and_everything_back_after_a_broker_resta
     doc = held[maint]
     assert doc["schema"] == "watchd.maintenance/v1"
     assert {w["source"] for w in doc["windows"]} == {"config"}
-    assert doc["windows"][0]["scope"] == {"host": False, "checks": ["switch"], "tags": []}
+    assert doc["windows"][0]["scope"] == {"host": False, "checks": ["switch"], "tags": [], "covers": ["switch"]}
     assert doc["windows"][0]["comment"] == "patch day"
     assert len(doc["windows"]) == 14  # daily, for 14 days
     assert not any(w["active"] for w in doc["windows"])
@@ -239,7 +239,7 @@ async def test_maintenance_from_the_cli_and_everything_back_after_a_broker_resta
     )  # fmt: skip
     (downtime,) = [w for w in held[maint]["windows"] if w["source"] == "downtime"]
     assert (downtime["comment"], downtime["active"]) == ("kernel update", True)
-    assert downtime["scope"] == {"host": True, "checks": [], "tags": []}
+    assert downtime["scope"] == {"host": True, "checks": [], "tags": [], "covers": []}
     assert downtime["end"] - downtime["start"] == 7200
     # The API writes on the daemon's own connection (no data_version change): it kicks the mirror.
     async with aiohttp.ClientSession() as http:

@@ -253,7 +253,7 @@ def test_maintenance_lists_windows_and_silences_and_follows_time(site: Site) -> 
     doc = maintenance(site.synced())
     host = next(w for w in doc["windows"] if w["key"] == f"downtime:{did}")
     assert (host["source"], host["scope"], host["comment"], host["active"]) == (
-        "downtime", {"host": True, "checks": [], "tags": []}, "kernel", False,
+        "downtime", {"host": True, "checks": [], "tags": [], "covers": []}, "kernel", False,
     )  # fmt: skip
     assert [w["scope"]["checks"] for w in doc["windows"] if w["source"] == "downtime"] == [[], ["load"]]
     assert [(s["check"], s["by"], s["comment"], s["active"]) for s in doc["silences"]] == [
