@@ -127,7 +127,7 @@ async def dashboard_page(request: web.Request) -> web.Response:
     c = request.app[CONSOLE]
     now = c.now()
     board = dashboard.build(c.view, c.owners, now)
-    return render(request, "dashboard.html", board=board, synced=True, recent=list(c.sender.recent)[:10])
+    return render(request, "dashboard.html", board=board, month=month_of(now, c.cfg.timezone))
 
 
 @routes.get("/api/v1/fleet")
@@ -246,18 +246,19 @@ async def command(request: web.Request) -> web.Response:
 def command_args(verb: str, form: dict[str, str], by: str) -> dict[str, Any]:
     """The signed command's args from a form; ValueError names the field. The host checks them again."""
     comment = form.get("comment", "").strip()[:500]
+    extra = {"comment": comment} if comment else {}  # the host refuses an empty comment
     if verb == "run":
         return {"check": _field(form, "check")}
     if verb == "ack":
         incident = _field(form, "incident")
         if not incident.isdigit():
             raise ValueError("incident: expected an incident number")
-        return {"incident": int(incident), "by": by, "comment": comment}
+        return {"incident": int(incident), "by": by, **extra}
     length = _field(form, "for")
     if verb == "silence":
-        return {"check": _field(form, "check"), "for": length, "comment": comment, "by": by}
+        return {"check": _field(form, "check"), "for": length, "by": by, **extra}
     scope = form.get("scope", "host")
-    args: dict[str, Any] = {"scope": scope, "for": length, "comment": comment, "by": by}
+    args: dict[str, Any] = {"scope": scope, "for": length, "by": by, **extra}
     if scope != "host":
         args["target"] = _field(form, "target")
     if form.get("start", "").strip():
@@ -276,6 +277,27 @@ def _quote(name: str) -> str:
     from urllib.parse import quote
 
     return quote(name, safe="")
+
+
+@routes.get("/report/{customer}/{month}.{fmt}")
+async def report_page(request: web.Request) -> web.Response:
+    """A customer's SLA report for ops; `?internal=1` adds host and check names."""
+    _user(request)
+    from watchd.console import report
+    from watchd.console.reportformats import FORMATS
+
+    c = request.app[CONSOLE]
+    customer = c.cfg.customers.get(request.match_info["customer"])
+    fmt = request.match_info["fmt"]
+    if customer is None or fmt not in FORMATS:
+        raise web.HTTPNotFound(text=f"no such report (formats: {', '.join(FORMATS)})")
+    internal = request.query.get("internal") == "1"
+    try:
+        rep = report.build(c.history.db, customer, request.match_info["month"], c.now(), internal, c.view)
+    except ValueError as exc:
+        raise web.HTTPBadRequest(text=str(exc)) from None
+    types = {"text": "text/plain", "json": "application/json", "csv": "text/csv", "html": "text/html"}
+    return web.Response(text=FORMATS[fmt](rep), content_type=types[fmt], headers=NO_STORE)
 
 
 # -- customer pages ------------------------------------------------------------------------------------
