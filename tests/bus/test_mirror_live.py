@@ -227,7 +227,8 @@ async def test_maintenance_from_the_cli_and_everything_back_after_a_broker_resta
     doc = held[maint]
     assert doc["schema"] == "watchd.maintenance/v1"
     assert {w["source"] for w in doc["windows"]} == {"config"}
-    assert doc["windows"][0]["scope"] == {"host": False, "checks": ["switch"], "tags": [], "covers": ["switch"]}
+    scope = {"host": False, "checks": ["switch"], "tags": [], "covers": ["switch"]}
+    assert doc["windows"][0]["scope"] == scope
     assert doc["windows"][0]["comment"] == "patch day"
     assert len(doc["windows"]) == 14  # daily, for 14 days
     assert not any(w["active"] for w in doc["windows"])

@@ -243,7 +243,8 @@ def test_maintenance_lists_windows_and_silences_and_follows_time(site: Site) -> 
     assert backup == {
         "key": "config:backup", "source": "config", "name": "backup", "start": T0 + 13600,
         "end": T0 + 20800, "active": False,
-        "scope": {"host": False, "checks": [], "tags": ["storage"], "covers": ["disk"]}, "comment": "nightly backup",
+        "scope": {"host": False, "checks": [], "tags": ["storage"], "covers": ["disk"]},
+        "comment": "nightly backup",
         "announce": False,
     }  # fmt: skip
     now = site.clock.time()
