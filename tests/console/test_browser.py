@@ -93,6 +93,10 @@ async def test_ops_see_a_failure_and_ack_it_and_customers_see_only_their_own(
         assert "Banking database" in text
         assert "Outage" in text
         assert "Identified, being worked on" in text, "the ack reads as plain words"
+        bars = customer.locator('.service[data-service="Banking database"] .bars span')
+        assert await bars.count() == 90
+        assert await customer.locator(".bars span.lv-nodata").count() == 89, "no data before monitoring"
+        assert await bars.last.get_attribute("class") == "lv-major", "today: down most of the time watched"
         await customer.screenshot(path=str(ARTIFACTS / "console-customer-page.png"), full_page=True)
         for leak in ("db-1", "mysql", "web-1", "Online shop", "ACME", "alice", "code 2", "P1", "P2"):
             assert leak not in html, f"the customer page of beta shows {leak!r}"

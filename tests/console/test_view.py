@@ -127,3 +127,14 @@ def test_an_acknowledged_incident_met_its_response_deadline(tmp_path: Path) -> N
     assert respond.met
     assert not respond.breached
     assert row.acked_by == "alice"
+
+
+def test_a_check_that_never_changed_is_known_from_when_the_console_saw_it() -> None:
+    """A host says last_change 0 for "never changed since start": that is not 1970 (which would make
+    90 days of green bars out of a few seconds of monitoring)."""
+    v = FleetView()
+    doc = state("h", "c", "OK") | {"last_change": 0.0, "last_hard_change": 0.0}
+    change = v.state("h", "c", doc, T0 + 5)
+    assert change is not None
+    assert change.at == T0 + 5
+    assert v.hosts["h"].checks["c"].last_hard_change is None

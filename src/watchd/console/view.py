@@ -203,9 +203,9 @@ class FleetView:
             attempt=doc["attempt"] if isinstance(doc.get("attempt"), int) else 1,
             summary=_str(doc.get("summary"))[:1000],
             flapping=doc.get("flapping") is True,
-            last_check=_float(doc.get("last_check")),
-            last_change=_float(doc.get("last_change")),
-            last_hard_change=_float(doc.get("last_hard_change")),
+            last_check=_time(doc.get("last_check")),
+            last_change=_time(doc.get("last_change")),
+            last_hard_change=_time(doc.get("last_hard_change")),
             received_at=now,
         )
         h.checks[check] = new
@@ -261,6 +261,12 @@ def _number(v: Any) -> bool:
 
 def _float(v: Any) -> float | None:
     return float(v) if _number(v) else None
+
+
+def _time(v: Any) -> float | None:
+    """An epoch time; a host says 0 for "never" (a check that has not changed since it started)."""
+    t = _float(v)
+    return t if t is not None and t > 0 else None
 
 
 def _str(v: Any) -> str:
