@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from watchd.console import config, dashboard
 from watchd.console.view import FleetView, IncidentChanged, StateChanged
@@ -138,3 +141,20 @@ def test_a_check_that_never_changed_is_known_from_when_the_console_saw_it() -> N
     assert change is not None
     assert change.at == T0 + 5
     assert v.hosts["h"].checks["c"].last_hard_change is None
+
+
+def test_history_keeps_what_it_could_not_write_for_the_next_flush(tmp_path: Path) -> None:
+    from watchd.console import history
+
+    db = history.connect(str(tmp_path / "h.db"))
+    h = history.History(db)
+    h.add(StateChanged("h", "c", T0, "CRITICAL", "CRITICAL", "OK", "down"))
+    h.sample(history.Sample("h", "c", "load", "", 1.5, None, None, T0))
+    db.execute("CREATE TRIGGER no BEFORE INSERT ON state_changes BEGIN SELECT RAISE(ABORT, 'disk full'); END")
+    with pytest.raises(sqlite3.IntegrityError, match="disk full"):
+        h.flush()
+    assert h.pending == 2
+    db.execute("DROP TRIGGER no")
+    assert h.flush() == 2
+    assert db.execute("SELECT hard_state FROM state_changes").fetchall() == [("CRITICAL",)]
+    assert db.execute("SELECT v FROM samples").fetchall() == [(1.5,)]

@@ -52,6 +52,9 @@ CREATE TABLE IF NOT EXISTS hourly (
 """
 
 
+MAX_PENDING = 1_000_000  # graph samples held while the database cannot be written
+
+
 @dataclass(frozen=True, slots=True)
 class Sample:
     host: str
@@ -113,6 +116,10 @@ class History:
         except BaseException:
             db.execute("ROLLBACK")
             self._series.clear()  # ids made in the rolled-back transaction are gone
+            # Kept for the next flush (a full disk, a locked file); beyond MAX_PENDING the oldest
+            # samples go first: state changes and incidents matter more than one graph point.
+            self._changes = changes + self._changes
+            self._samples = (samples + self._samples)[-MAX_PENDING:]
             raise
         self.written += len(changes) + len(samples)
         return len(changes) + len(samples)
