@@ -17,6 +17,7 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
+from watchd.bus import commands as signed
 from watchd.console import dashboard, graphs, history, rollup
 from watchd.console.auth import Auth, auth_middleware, csrf_token, current_user, login_routes, require_role
 from watchd.console.authpolicy import Role, User
@@ -25,8 +26,6 @@ from watchd.console.config import ConsoleConfig
 from watchd.console.history import History
 from watchd.console.view import FleetView
 from watchd.core import timefmt
-
-VERBS = ("run", "ack", "silence", "downtime")
 
 
 @dataclass
@@ -39,11 +38,11 @@ class Console:
     sender: CommandSender
     now: Callable[[], float] = time.time
     owners: dashboard.Owners = field(init=False)
-    started_at: float = field(init=False)
+    pages: jinja2.Environment = field(init=False)
 
     def __post_init__(self) -> None:
         self.owners = dashboard.Owners(self.cfg)
-        self.started_at = self.now()
+        self.pages = templates()
 
 
 CONSOLE: web.AppKey[Console] = web.AppKey("console", Console)
@@ -64,16 +63,10 @@ def templates() -> jinja2.Environment:
     return env
 
 
-_ENV: jinja2.Environment | None = None
-
-
 def render(request: web.Request, name: str, status: int = 200, **ctx: Any) -> web.Response:
-    global _ENV
-    if _ENV is None:
-        _ENV = templates()
     c = request.app[CONSOLE]
     ctx.setdefault("title", c.cfg.title)
-    html = _ENV.get_template(name).render(
+    html = c.pages.get_template(name).render(
         user=current_user(request), csrf=csrf_token(request) or "", zone=c.cfg.timezone, now=c.now(), **ctx
     )
     return web.Response(text=html, status=status, content_type="text/html", headers=NO_STORE)
@@ -230,8 +223,8 @@ async def command(request: web.Request) -> web.Response:
     c = request.app[CONSOLE]
     h = _host(c, request.match_info["host"])
     verb = request.match_info["verb"]
-    if verb not in VERBS:
-        raise web.HTTPNotFound(text=f"commands are {', '.join(VERBS)}")
+    if verb not in signed.VERBS:
+        raise web.HTTPNotFound(text=f"commands are {', '.join(signed.VERBS)}")
     form = await request.post()
     try:
         args = command_args(verb, {k: str(v) for k, v in form.items() if k != "csrf"}, user.name)
