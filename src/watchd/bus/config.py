@@ -117,7 +117,7 @@ def read_mqtt(rd: r.Reader) -> MqttConfig | None:
     port = rd.get("port", _port, 8883 if tls is not None else d.port)
     host = rd.get("host", r.string, d.host)
     brokers = rd.get("brokers", lambda v: _brokers(v, port), ())
-    if brokers and rd.has("host"):
+    if rd.raw("brokers") is not None and rd.has("host"):
         rd.problem("host", "use either host (one broker) or brokers (a list), not both")
     out = MqttConfig(
         host=brokers[0].host if brokers else host,
