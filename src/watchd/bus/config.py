@@ -1,7 +1,7 @@
 """The top-level `mqtt:` section (reference: docs/mqtt.md).
 
     mqtt:
-      host: broker.example.net
+      host: broker.example.net      # or, for a cluster: brokers: [mq-1:1883, mq-2:1883]
       tls: {ca_file: /etc/watchd/mqtt-ca.pem}
       username: web-1
       password_file: /etc/watchd/mqtt.pass
@@ -31,9 +31,21 @@ class TlsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class Broker:
+    """One broker address; `str()` is `host:port`, with an IPv6 address in brackets."""
+
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
 class MqttConfig:
-    host: str = "localhost"
+    host: str = "localhost"  # with `brokers`: the first one's
     port: int = 1883  # 8883 when tls is set
+    brokers: tuple[Broker, ...] = ()  # the nodes of one cluster, in order of preference; (): host:port
     prefix: str = "watchd/"
     client_id: str | None = None  # None: watchd-<host>
     username: str | None = None
@@ -50,6 +62,11 @@ class MqttConfig:
     command_secret_file: str | None = None  # None: commands are not subscribed to
     command_max_age: float = 60.0
     protocol: str = "5"  # "5" or "3.1.1"
+
+    @property
+    def servers(self) -> tuple[Broker, ...]:
+        """Where to connect, in order of preference (the connection moves on when one fails)."""
+        return self.brokers or (Broker(self.host, self.port),)
 
     @property
     def effective_peer_timeout(self) -> float:
@@ -97,9 +114,15 @@ def read_mqtt(rd: r.Reader) -> MqttConfig | None:
     peer_timeout = rd.get("peer_timeout", r.duration, None)
     if peer_timeout is not None and peer_timeout <= heartbeat:
         rd.problem("peer_timeout", f"must be longer than heartbeat_interval ({heartbeat:g}s)")
+    port = rd.get("port", _port, 8883 if tls is not None else d.port)
+    host = rd.get("host", r.string, d.host)
+    brokers = rd.get("brokers", lambda v: _brokers(v, port), ())
+    if rd.raw("brokers") is not None and rd.has("host"):
+        rd.problem("host", "use either host (one broker) or brokers (a list), not both")
     out = MqttConfig(
-        host=rd.get("host", r.string, d.host),
-        port=rd.get("port", _port, 8883 if tls is not None else d.port),
+        host=brokers[0].host if brokers else host,
+        port=brokers[0].port if brokers else port,
+        brokers=brokers,
         prefix=rd.get("prefix", lambda v: check_prefix(r.string(v)), d.prefix),
         client_id=rd.get("client_id", _client_id, None),
         username=username,
@@ -131,6 +154,50 @@ def _port(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
         raise ValueError(f"expected a port number 1-65535, not {value!r}")
     return value
+
+
+def _brokers(value: Any, default_port: int) -> tuple[Broker, ...]:
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not items:
+        raise ValueError(f"expected a list of host or host:port, not {r.shown(value)}")
+    out: list[Broker] = []
+    for i, item in enumerate(items, 1):
+        try:
+            broker = parse_broker(r.string(item), default_port)
+        except ValueError as exc:
+            raise ValueError(f"item {i}: {exc}") from None
+        if broker in out:
+            raise ValueError(f"item {i}: {broker} is listed twice")
+        out.append(broker)
+    return tuple(out)
+
+
+def parse_broker(text: str, default_port: int) -> Broker:
+    """`host`, `host:port`, `[v6-address]` or `[v6-address]:port`; ValueError for anything else."""
+    text = text.strip()
+    if "://" in text:
+        raise ValueError(f"expected host or host:port without a scheme, not {r.shown(text)}")
+    host, port_text = text, ""
+    if text.startswith("["):
+        host, sep, after = text[1:].partition("]")
+        if not sep or (after and not after.startswith(":")):
+            raise ValueError(f"expected [address] or [address]:port, not {r.shown(text)}")
+        port_text = after[1:]
+        if after and not port_text:
+            raise ValueError(f"missing port after ':' in {r.shown(text)}")
+    elif text.count(":") == 1:
+        host, port_text = text.split(":")
+        if not port_text:
+            raise ValueError(f"missing port after ':' in {r.shown(text)}")
+    elif ":" in text:
+        raise ValueError(f"an IPv6 address goes in brackets ([::1]:1883), not {r.shown(text)}")
+    if not host or any(c.isspace() or c in "/[]@" for c in host):
+        raise ValueError(f"expected host or host:port, not {r.shown(text)}")
+    if not port_text:
+        return Broker(host, default_port)
+    if not (port_text.isascii() and port_text.isdigit()):
+        raise ValueError(f"expected a port number 1-65535, not {r.shown(port_text)}")
+    return Broker(host, _port(int(port_text)))
 
 
 def _keepalive(value: Any) -> int:

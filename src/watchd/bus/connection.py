@@ -5,6 +5,12 @@ session callback (the Bus: announce, subscribe, send, receive) and, when the con
 `backoff(attempt)` (exponential, with jitter from an injected `random.Random`) and tries again. On
 `stop()` the session finishes cleanly and the client sends DISCONNECT, so the broker drops the will.
 
+With several brokers (`brokers:`, the nodes of one cluster) the connection starts with the first and,
+whenever a connect fails or a session ends, moves on to the next one, round the list; the backoff
+between attempts is the same as with one broker. It does not move back to a preferred broker on its
+own: a connection that works is kept. The client id is the configured one on the first broker and
+`<id>@<n>` on the n-th (see `client_id_for`).
+
 MQTT 5 by default; when a broker refuses it as an unsupported protocol version, 3.1.1 is used from
 then on (nothing here needs v5; it is preferred for its reason codes and session handling).
 """
@@ -46,6 +52,14 @@ def tls_context(cfg: MqttConfig) -> ssl.SSLContext | None:
     return ctx
 
 
+def client_id_for(client_id: str, index: int) -> str:
+    """The client id for the broker at `index` of the list. RabbitMQ 3.10 keeps a QoS 1 subscription,
+    even of a clean session, in a durable queue named after the client id on the node it was made on;
+    while that node is down the cluster refuses the same id a QoS 1 subscription on every other node
+    (NOT_FOUND, home node down) and closes the connection. One id per broker lets a client fail over."""
+    return client_id if index == 0 else f"{client_id}@{index + 1}"
+
+
 def read_secret_file(path: str) -> str:
     with open(path, encoding="utf-8") as f:
         return f.read().strip()
@@ -75,18 +89,22 @@ class Connection:
         self.connected = False
         self.reconnects = 0  # connection attempts after the first
         self.last_error: str | None = None
+        self.servers = cfg.servers
+        self.current = 0  # index into servers: the broker the next attempt goes to
+        self._logged: set[tuple[str, str]] = set()  # (broker, error) warned about since the last connect
 
     @property
     def broker(self) -> str:
-        return f"{self.cfg.host}:{self.cfg.port}"
+        return str(self.servers[self.current])
 
     def client(self) -> aiomqtt.Client:
+        target = self.servers[self.current]
         return aiomqtt.Client(
-            self.cfg.host,
-            self.cfg.port,
+            target.host,
+            target.port,
             username=self.cfg.username,
             password=self._password,
-            identifier=self.client_id,
+            identifier=client_id_for(self.client_id, self.current),
             protocol=self.protocol,
             will=self.will,
             keepalive=self.cfg.keepalive,
@@ -100,7 +118,9 @@ class Connection:
             try:
                 async with self.client() as client:
                     self.connected, attempt, self.last_error = True, 0, None
-                    log.info("mqtt connected", broker=self.broker, protocol=self.protocol.name)
+                    self._logged.clear()
+                    log.info("mqtt connected", broker=self.broker, protocol=self.protocol.name,
+                             client_id=client_id_for(self.client_id, self.current))  # fmt: skip
                     await self._session(client)
             except aiomqtt.MqttError as exc:
                 self._note_failure(exc)
@@ -111,10 +131,16 @@ class Connection:
                 self.connected = False
             if self.stopping.is_set():
                 return
+            self._next_broker()
             delay = backoff(attempt, self.cfg.reconnect_min, self.cfg.reconnect_max, self._rng)
             attempt += 1
             self.reconnects += 1
             await self._wait(delay)
+
+    def _next_broker(self) -> None:
+        """After a failed connect or a dropped session: the next attempt goes to the next broker (the
+        failure was logged naming this one; "mqtt connected" names the one that worked)."""
+        self.current = (self.current + 1) % len(self.servers)
 
     def _note_failure(self, exc: aiomqtt.MqttError) -> None:
         rc = getattr(exc, "rc", None)
@@ -124,7 +150,8 @@ class Connection:
             log.warning("broker refuses MQTT 5; using 3.1.1")
             self.protocol = aiomqtt.ProtocolVersion.V311
         text = str(exc) or type(exc).__name__
-        if text != self.last_error:  # one line per kind of failure, not one per attempt
+        if (self.broker, text) not in self._logged:  # one line per broker and kind of failure
+            self._logged.add((self.broker, text))
             log.warning("mqtt connection failed; will retry", error=text, broker=self.broker)
         self.last_error = text
 
