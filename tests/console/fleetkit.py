@@ -56,12 +56,14 @@ async def start_host(root: Path, host: str, port: int, checks: dict[str, int], e
     return d
 
 
-def console_config_file(root: Path, port: int, body: str = "") -> Path:
+def console_config_file(root: Path, port: int, body: str = "", console: str = "") -> Path:
+    """`console`: more keys for the `console:` section, e.g. "resync: false"."""
+    more = ", " + console if console else ""
     root.mkdir(parents=True, exist_ok=True)
     (root / "secret").write_text(SECRET)
     cfg = root / "console.yaml"
     cfg.write_text(
-        f"console: {{listen: 127.0.0.1:0, database: {root / 'console.db'}, command_timeout: 10s}}\n"
+        f"console: {{listen: 127.0.0.1:0, database: {root / 'console.db'}, command_timeout: 10s{more}}}\n"
         f"mqtt: {{host: 127.0.0.1, port: {port}, heartbeat_interval: 1s, reconnect: {{min: 0.1s, max: 1s}},"
         f" command_secret_file: {root / 'secret'}}}\n"
         f"auth:\n  accounts:\n    alice: {{password_hash: '{operator_hash()}', role: operator}}\n"
@@ -81,9 +83,9 @@ def operator_hash() -> str:
 
 
 async def start_console(
-    root: Path, port: int, body: str = "", now: Callable[[], float] = time.time
+    root: Path, port: int, body: str = "", now: Callable[[], float] = time.time, console: str = ""
 ) -> ConsoleServer:
-    cfg = console_config.load(str(console_config_file(root, port, body)))
+    cfg = console_config.load(str(console_config_file(root, port, body, console)))
     server = ConsoleServer(cfg, now)
     await server.start()
     return server

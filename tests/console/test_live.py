@@ -10,10 +10,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import aiomqtt
 import pytest
 
 from servers.mosquitto import Mosquitto
-from watchd.console import dashboard
+from watchd.console import dashboard, subscriber
 from watchd.console.view import HostView
 
 from .fleetkit import host_config, set_code, start_console, start_host, until
@@ -130,4 +131,44 @@ async def test_a_killed_host_goes_silent_and_two_consoles_show_the_same_view(
             await proc.wait()
         await one.stop()
         await two.stop()
+        await db.stop()
+
+
+async def test_resync_fills_a_broker_without_retained_state_and_closes_what_was_resolved_meanwhile(
+    tmp_path: Path, broker: Mosquitto, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Like RabbitMQ, which hands no retained messages to a `#` subscription: the retained store is
+    wiped under running hosts, and a console that asks for a resync still gets every state. An
+    incident history holds as open that was resolved while the console was away is closed."""
+    monkeypatch.setattr(subscriber, "RESYNC_SETTLE", 3.0)
+    db = await start_host(tmp_path / "db-1", "db-1", broker.port, {"mysql": 2, "disk": 0})
+    first = await start_console(tmp_path / "console", broker.port, console="resync: false")
+    try:
+        await until(lambda: first.view.hosts.get("db-1", no_host).incidents, message="no incident")
+        first.history.flush()
+    finally:
+        await first.stop()
+    set_code(tmp_path / "db-1", "mysql", 0)  # resolved while no console looks
+    await until(lambda: not db.store.db.execute("SELECT 1 FROM incidents WHERE status = 'open'").fetchone())
+    async with aiomqtt.Client("127.0.0.1", broker.port) as wiper:
+        for topic in ("watchd/db-1/check/mysql/state", "watchd/db-1/check/disk/state", "watchd/db-1/status"):
+            await wiper.publish(topic, b"", qos=1, retain=True)  # the broker forgets them
+    blind = await start_console(tmp_path / "blind", broker.port, console="resync: false")
+    await until(blind.subscriber.synced.is_set)
+    # The control case: without a resync (and nothing retained) a console cannot know the states (the
+    # disk check never changes; mysql's recovery may still be on its way to the broker, live).
+    assert "disk" not in blind.view.hosts.get("db-1", no_host).checks
+    again = await start_console(tmp_path / "console", broker.port)
+    try:
+        await until(lambda: {"mysql", "disk"} <= set(again.view.hosts.get("db-1", no_host).checks),
+                    message="the resync never brought the states")  # fmt: skip
+        assert again.view.hosts["db-1"].checks["mysql"].hard_state == "OK"
+
+        def open_in_history() -> list[tuple[int]]:
+            return again.db.execute("SELECT id FROM incidents WHERE resolved_at IS NULL").fetchall()
+
+        await until(lambda: not open_in_history(), message="the incident resolved meanwhile stayed open")
+    finally:
+        await again.stop()
+        await blind.stop()
         await db.stop()

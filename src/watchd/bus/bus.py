@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import random
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -49,6 +50,8 @@ log = structlog.get_logger("watchd.bus")
 Submit = Callable[[CheckResult], Awaitable[object]]
 
 SYNC_TIMEOUT = 5.0  # wait at most this long for the retained statuses after subscribing
+RESYNC_EVERY = 10.0  # at most one republish of the retained state per this many seconds ...
+RESYNC_SPREAD = 2.0  # ... started within this many seconds of the request (random)
 STOP_DRAIN = 3.0  # on stop, time to flush the buffer before saying offline
 MIN_SECRET = 16  # bytes; shorter command secrets are refused at start
 NOTIFY_TIMEOUT = 10.0  # how long a notification waits for the broker's PUBACK before it is retried
@@ -91,6 +94,8 @@ class Bus:
         self._submit = submit
         self._handler = commands
         self._rng = rng or random.Random()
+        self._resynced_at = -math.inf
+        self.resyncs = 0  # resync requests answered
         self._sleep = sleep
         self.topics = Topics(config.prefix, host)
         self.buffer = OfflineBuffer(config.buffer_size)
@@ -237,8 +242,8 @@ class Bus:
                 subscriptions += [(self.topics.all_status, 0), (self.topics.all_heartbeat, 0)]
             if self.dispatcher is not None:
                 subscriptions.append((self.topics.commands, 1))
-            if subscriptions:
-                await client.subscribe(subscriptions)
+            subscriptions.append((self.topics.resync, 0))
+            await client.subscribe(subscriptions)
             tasks = [
                 loop.create_task(self._reader(client)),
                 loop.create_task(self._sender(client)),
@@ -328,6 +333,9 @@ class Bus:
     # -- messages in ------------------------------------------------------------------------------
 
     def _on_message(self, msg: aiomqtt.Message) -> None:
+        if msg.topic.value == self.topics.resync:
+            self._resync_requested(bool(msg.retain))
+            return
         parsed = self.topics.parse(msg.topic.value)
         if parsed is None:
             return
@@ -391,6 +399,23 @@ class Bus:
         self.publisher.republish()
         if self.mirror is not None:
             self.mirror.republish()
+
+    def _resync_requested(self, retained: bool) -> None:
+        """A consumer asks for the retained state again. Anyone on the broker may ask, so it costs at
+        most one republish per RESYNC_EVERY, spread over RESYNC_SPREAD so a fleet does not answer in
+        the same millisecond; a retained request (left on the broker) is never obeyed."""
+        now = self.clock.monotonic()
+        if retained or self._client is None or now - self._resynced_at < RESYNC_EVERY:
+            return
+        self._resynced_at = now
+        self.resyncs += 1
+        delay = self._rng.uniform(0, RESYNC_SPREAD)
+        asyncio.get_running_loop().call_later(delay, self._resync)
+
+    def _resync(self) -> None:
+        if self._client is not None:
+            self._republish_retained()
+            self._wakeup.set()
 
     def _retained_subscriptions(self) -> list[tuple[str, int]]:
         """Our own retained incident snapshots, handed back on subscribing, to clear stale ones."""

@@ -10,6 +10,7 @@
     <prefix><host>/notify/<contact>          -         notifications for contacts with `mqtt: true`
     <prefix><host>/command/<verb>            -         signed commands in (run, ack, silence)
     <prefix><host>/command_result            -         the answer to each command
+    <prefix>$fleet/resync                    -         "publish your retained state again" (any payload)
 
 Host and check names are single topic levels: the characters MQTT gives a meaning to (`/`, `+`, `#`)
 and `%` itself are percent-encoded, so any name round-trips and no name can act as a wildcard.
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+RESYNC = "$fleet/resync"  # `$` is not a host name character: no host's topics can collide
 _ESCAPE = {"%": "%25", "/": "%2F", "+": "%2B", "#": "%23", "\0": "%00"}
 _UNESCAPE = {v: k for k, v in _ESCAPE.items()}
 
@@ -120,6 +122,12 @@ class Topics:
         return f"{self._base}/command_result"
 
     # -- fleet subscriptions (every host's status and heartbeat) ------------------------------------
+
+    @property
+    def resync(self) -> str:
+        """Where a consumer that cannot get retained messages (a console on RabbitMQ, which keeps
+        them from wildcard subscriptions) asks every host to publish its retained state again."""
+        return f"{self.prefix}{RESYNC}"
 
     @property
     def all_status(self) -> str:

@@ -81,6 +81,7 @@ class ConsoleConfig:
     timezone: str = "UTC"
     silent_after: float = 3.0  # heartbeat intervals without a heartbeat before a host counts as silent
     command_timeout: float = 10.0  # how long the browser waits for a host's answer
+    resync: bool = True  # ask hosts for their retained state on connect (RabbitMQ needs it)
     history_days: float = 400.0  # state changes and incidents (the 90-day bars and monthly reports)
     ticket_urls: dict[str, str] = field(default_factory=dict)  # ticket channel -> URL with {ref}
     mqtt: MqttConfig = field(default_factory=MqttConfig)
@@ -137,6 +138,7 @@ def parse(doc: Any, path: str, problems: list[Problem]) -> ConsoleConfig:
         silent_after=c.get("silent_after", _at_least(1.5), d.silent_after),
         command_timeout=c.get("command_timeout", r.duration, d.command_timeout),
         history_days=c.get("history_days", _at_least(91), d.history_days),
+        resync=c.get("resync", r.boolean, d.resync),
         ticket_urls=c.get("ticket_urls", _ticket_urls, {}),
     )
     g, gd = c.child("graphs"), GraphConfig()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -169,19 +168,17 @@ class History:
             db.execute("ROLLBACK")
             raise
 
-    def close_missing_incidents(self, host: str, open_ids: Iterable[int], now: float) -> None:
-        """After the retained snapshots are in: an incident history holds as open but the host no
-        longer retains was resolved while the console was away."""
-        keep = set(open_ids)
-        rows = self.db.execute(
-            "SELECT id FROM incidents WHERE host = ? AND resolved_at IS NULL", (host,)
-        ).fetchall()
-        gone = [(now, now, host, i) for (i,) in rows if i not in keep]
+    def close_missing_incidents(self, open_now: dict[str, set[int]], now: float) -> int:
+        """Incidents history holds as open but no host publishes any more were resolved while the
+        console was away: closed at `now` (when it noticed; the host knows the exact time)."""
+        self.flush()
+        rows = self.db.execute("SELECT host, id FROM incidents WHERE resolved_at IS NULL").fetchall()
+        gone = [(now, now, host, i) for host, i in rows if i not in open_now.get(host, ())]
         if gone:
             self.db.executemany(
                 "UPDATE incidents SET resolved_at = ?, updated_at = ? WHERE host = ? AND id = ?", gone
             )
-
+        return len(gone)
 
 def _write(db: sqlite3.Connection, c: Change) -> None:
     if isinstance(c, StateChanged):

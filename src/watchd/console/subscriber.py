@@ -1,9 +1,13 @@
 """Feeds the live view and the history from the bus: one subscription to `<prefix>#`.
 
 After each (re)connect the broker first sends every retained message (statuses, check states, open
-incidents, maintenance), then live traffic. The console publishes a marker to itself right after
-subscribing; when it comes back, the retained set is complete, and incidents history still holds as open
-but no host retains any more were resolved while the console was away.
+incidents, maintenance), then live traffic. The console also asks every host to publish its retained
+state again (`<prefix>$fleet/resync`): RabbitMQ gives no retained messages to a `#` subscription, and a
+broker that lost its store (a restart without persistence, another cluster node) is refilled by it.
+
+The console publishes a marker to itself right after subscribing; when it comes back, the retained set
+is complete. Once the hosts have also answered the resync (RESYNC_SETTLE later), incidents history
+still holds as open but no host retains any more were resolved while the console was away.
 
 Per message the work is small and proportional to what the view needs: a heartbeat is judged by its
 topic alone, and a result is decoded only when its check is due a graph sample (`sample_every`, 5 min by
@@ -23,13 +27,14 @@ import structlog
 
 from watchd.bus.connection import Connection, read_secret_file
 from watchd.bus.payloads import parse_json
-from watchd.bus.topics import escape, unescape
+from watchd.bus.topics import Topics, escape, unescape
 from watchd.console.config import ConsoleConfig
 from watchd.console.history import History, Sample
 from watchd.console.view import FleetView
 
 log = structlog.get_logger("watchd.console")
 
+RESYNC_SETTLE = 10.0  # hosts answer a resync within RESYNC_SPREAD (2 s); the rest is the broker's queue
 MARKER = "$console"  # a host level no watchd uses: `<prefix>$console/<client>/sync`
 
 
@@ -70,10 +75,12 @@ class Subscriber:
     async def _session(self, client: aiomqtt.Client) -> None:
         self.synced.clear()
         self.client = client
-        self._retained_incidents: dict[str, set[int]] = {}
+        self._open_seen: dict[str, set[int]] = {}  # open incidents heard of on this connection
         try:
             await client.subscribe(f"{self.prefix}#", qos=1)
             await client.publish(self._marker, b"", qos=1)
+            if self.cfg.resync:  # brokers that keep retained messages from `#` (RabbitMQ) need it
+                await client.publish(Topics(self.prefix, "").resync, b"", qos=0)
             async for msg in client.messages:
                 self.handle(msg.topic.value, msg.payload, msg.retain)
                 if self.connection.stopping.is_set():
@@ -97,8 +104,8 @@ class Subscriber:
 
     def _dispatch(self, levels: list[str], payload: bytes, retained: bool, now: float) -> None:
         view, kind = self.view, levels[1]
-        if levels[0] == MARKER:
-            if len(levels) == 3 and levels[2] == "sync" and unescape(levels[1]) == self.client_id:
+        if levels[0].startswith("$"):  # no host: our marker, a resync request
+            if levels[0] == MARKER and levels[1:] == [escape(self.client_id), "sync"]:
                 self._synced(now)
             return
         host = unescape(levels[0])
@@ -122,8 +129,8 @@ class Subscriber:
         elif kind == "incident" and len(levels) == 3 and levels[2].isdigit():
             iid = int(levels[2])
             doc = _doc(payload)
-            if retained and doc is not None and not self.synced.is_set():
-                self._retained_incidents.setdefault(host, set()).add(iid)
+            if isinstance(doc, dict) and doc.get("status") == "open":
+                self._open_seen.setdefault(host, set()).add(iid)
             ichange = view.incident(host, iid, doc)
             if ichange is not None:
                 self.history.add(ichange)
@@ -173,11 +180,15 @@ class Subscriber:
     def _synced(self, now: float) -> None:
         if self.synced.is_set():
             return
-        retained = self._retained_incidents
-        for host in list(self.view.hosts):
-            self.history.close_missing_incidents(host, retained.get(host, ()), now)
         self.synced.set()
         log.info("console: retained state complete", hosts=len(self.view.hosts))
+        settle = RESYNC_SETTLE if self.cfg.resync else 0.0
+        asyncio.get_running_loop().call_later(settle, self._close_missing, self._open_seen)
+
+    def _close_missing(self, seen: dict[str, set[int]]) -> None:
+        """Incidents history holds as open that no host has said anything about since we connected."""
+        if seen is self._open_seen and self.client is not None:
+            self.history.close_missing_incidents(seen, self.now())
 
     async def publish(self, topic: str, payload: bytes) -> None:
         client = self.client

@@ -9,6 +9,7 @@ each answers with a redirect to the host's page, where the host's answer to the 
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -104,6 +105,12 @@ def _user(request: web.Request) -> User:
     return user
 
 
+def _history(c: Console) -> sqlite3.Connection:
+    """The history as of now: what the subscriber queued in the last second is written first."""
+    c.history.flush()
+    return c.history.db
+
+
 def _host(c: Console, name: str) -> Any:
     h = c.view.hosts.get(name)
     if h is None:
@@ -179,7 +186,7 @@ async def check_page(request: web.Request) -> web.Response:
     if check is None:
         raise web.HTTPNotFound(text=f"no check {name!r} on {h.name}")
     now = c.now()
-    changes = c.history.db.execute(
+    changes = _history(c).execute(
         "SELECT at, state, hard_state, summary FROM state_changes WHERE host = ? AND check_name = ?"
         " ORDER BY at DESC LIMIT 50",
         (h.name, name),
@@ -201,8 +208,9 @@ async def graph(request: web.Request) -> web.Response:
     now = c.now()
     start = now - rollup.WINDOWS[window]
     series, unit, warn, crit = [], "", None, None
-    for sid, label, uom, w, cr in history.series_of(c.history.db, host, check):
-        points = history.points(c.history.db, sid, start, now)
+    db = _history(c)
+    for sid, label, uom, w, cr in history.series_of(db, host, check):
+        points = history.points(db, sid, start, now)
         series.append(graphs.Series(label, rollup.rollup(points, start, now)))
         if not series[1:]:  # thresholds and unit of the first series: one value axis per graph
             unit, warn, crit = uom, w, cr
@@ -286,7 +294,7 @@ async def report_page(request: web.Request) -> web.Response:
         raise web.HTTPNotFound(text=f"no such report (formats: {', '.join(FORMATS)})")
     internal = request.query.get("internal") == "1"
     try:
-        rep = report.build(c.history.db, customer, request.match_info["month"], c.now(), internal, c.view)
+        rep = report.build(_history(c), customer, request.match_info["month"], c.now(), internal, c.view)
     except ValueError as exc:
         raise web.HTTPBadRequest(text=str(exc)) from None
     types = {"text": "text/plain", "json": "application/json", "csv": "text/csv", "html": "text/html"}
@@ -304,7 +312,7 @@ async def customer_page(request: web.Request) -> web.Response:
         raise web.HTTPNotFound(text="no such status page")
     from watchd.console import customerpage
 
-    page = customerpage.build(c.view, c.history.db, customer, c.now())
+    page = customerpage.build(c.view, _history(c), customer, c.now())
     return render(request, "customer.html", page=page, customer=customer, title=f"{customer.name} status")
 
 
