@@ -4,6 +4,7 @@ restarts rebuilding the same view from retained messages alone."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sys
@@ -172,3 +173,24 @@ async def test_resync_fills_a_broker_without_retained_state_and_closes_what_was_
         await again.stop()
         await blind.stop()
         await db.stop()
+
+
+async def test_a_retained_set_larger_than_the_brokers_queue_arrives_whole(
+    tmp_path: Path, broker: Mosquitto
+) -> None:
+    """mosquitto holds back QoS 1 messages beyond 1,000 per client (max_queued_messages): a console
+    subscribing at QoS 1 would silently get the first thousand checks of a fleet and no more."""
+    states = 1500
+    async with aiomqtt.Client("127.0.0.1", broker.port) as host:
+        for i in range(states):
+            doc = json.dumps({
+                "schema": "watchd.state/v1", "host": "big", "check": f"c{i}", "hard_state": "OK",
+                "state": "OK", "state_type": "hard", "attempt": 1, "summary": "fine",
+            })  # fmt: skip
+            await host.publish(f"watchd/big/check/c{i}/state", doc, qos=1, retain=True)
+    console = await start_console(tmp_path / "console", broker.port, console="resync: false")
+    try:
+        await until(console.subscriber.synced.is_set, message="never synced")
+        assert len(console.view.hosts["big"].checks) == states
+    finally:
+        await console.stop()

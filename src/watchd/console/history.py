@@ -189,7 +189,14 @@ def _write(db: sqlite3.Connection, c: Change) -> None:
         )
     elif isinstance(c, IncidentChanged):
         if c.doc is None:
-            return  # a cleared retained topic says "not open", not when it was resolved: see below
+            # The host clears the topic right after publishing the resolved snapshot. If that was
+            # missed (or a stale retained copy came after it), the clear is the news: resolved now.
+            db.execute(
+                "UPDATE incidents SET resolved_at = ?, updated_at = ? WHERE host = ? AND id = ?"
+                " AND resolved_at IS NULL",
+                (c.at, c.at, c.host, c.id),
+            )
+            return
         d = c.doc
         db.execute(
             "INSERT INTO incidents (host, id, check_name, priority, summary, opened_at, resolved_at,"

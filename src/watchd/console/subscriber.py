@@ -77,8 +77,12 @@ class Subscriber:
         self.client = client
         self._open_seen: dict[str, set[int]] = {}  # open incidents heard of on this connection
         try:
-            await client.subscribe(f"{self.prefix}#", qos=1)
-            await client.publish(self._marker, b"", qos=1)
+            # QoS 0: a broker holds back QoS 1 messages beyond a per-client queue (mosquitto: 1,000),
+            # and the retained set of a large fleet is far more; QoS 0 ones go out as they come, in
+            # order, marker last. A connection that drops loses what was in flight: the resync on
+            # reconnect brings the current state again.
+            await client.subscribe(f"{self.prefix}#", qos=0)
+            await client.publish(self._marker, b"", qos=0)
             if self.cfg.resync:  # brokers that keep retained messages from `#` (RabbitMQ) need it
                 await client.publish(Topics(self.prefix, "").resync, b"", qos=0)
             async for msg in client.messages:
@@ -131,7 +135,7 @@ class Subscriber:
             doc = _doc(payload)
             if isinstance(doc, dict) and doc.get("status") == "open":
                 self._open_seen.setdefault(host, set()).add(iid)
-            ichange = view.incident(host, iid, doc)
+            ichange = view.incident(host, iid, doc, now)
             if ichange is not None:
                 self.history.add(ichange)
         elif kind == "maintenance":

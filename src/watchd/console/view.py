@@ -117,7 +117,8 @@ class StateChanged:
 class IncidentChanged:
     host: str
     id: int
-    doc: dict[str, Any] | None  # None: cleared (resolved while we looked or while we were away)
+    doc: dict[str, Any] | None  # None: cleared (the host clears an incident's topic once it is resolved)
+    at: float = 0.0  # when the console heard it
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,13 +218,12 @@ class FleetView:
             host, check, at, new.state, new.hard_state, old.hard_state if old else None, new.summary
         )
 
-    def incident(self, host: str, incident_id: int, doc: Any) -> IncidentChanged | None:
+    def incident(self, host: str, incident_id: int, doc: Any, now: float = 0.0) -> IncidentChanged | None:
         h = self.host(host)
-        if doc is None:
-            if h.incidents.pop(incident_id, None) is None:
-                return IncidentChanged(host, incident_id, None)  # history may still hold it as open
-            self.version += 1
-            return IncidentChanged(host, incident_id, None)
+        if doc is None:  # the host cleared it: resolved (history may still hold it as open)
+            if h.incidents.pop(incident_id, None) is not None:
+                self.version += 1
+            return IncidentChanged(host, incident_id, None, now)
         if not _schema(doc, "incident") or doc.get("id") != incident_id:
             self.rejected += 1
             return None
@@ -232,7 +232,7 @@ class FleetView:
         else:
             h.incidents.pop(incident_id, None)
         self.version += 1
-        return IncidentChanged(host, incident_id, doc)
+        return IncidentChanged(host, incident_id, doc, now)
 
     def maintenance(self, host: str, doc: Any) -> MaintenanceChanged | None:
         h = self.host(host)
