@@ -179,7 +179,8 @@ async def test_leftover_child_holding_output_is_killed(script) -> None:
     assert time.monotonic() - started < 5
     assert result.state is State.OK
     assert result.summary == "OK - done"
-    killed = r"left 2 processes running after it exited \(\d+ sh, \d+ sleep\); killed$"
+    # The child sh may not have started its sleep yet when the plugin exits (a loaded machine).
+    killed = r"left (2 processes|1 process) running after it exited \(\d+ sh(, \d+ sleep)?\); killed$"
     assert re.search(killed, result.reason)
     assert alive_with_marker(marker) == []
 
