@@ -21,6 +21,7 @@ service names are public (customer pages show them and nothing else); host and c
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import os
 from dataclasses import dataclass, field
@@ -154,6 +155,10 @@ def parse(doc: Any, path: str, problems: list[Problem]) -> ConsoleConfig:
     if mqtt is None:
         top.problem("mqtt", "the console needs the bus: enabled must not be false")
         mqtt = MqttConfig()
+    if not isinstance(top.raw("mqtt"), dict) or "protocol" not in top.raw("mqtt"):
+        # MQTT 3.1.1 unless asked otherwise: paho decodes every MQTT 5 message's properties, which
+        # costs 2.5 times the CPU per message (121 vs 48 us here), and the console needs no v5 feature.
+        mqtt = dataclasses.replace(mqtt, protocol="3.1.1")
     out = ConsoleConfig(
         file=path,
         mqtt=mqtt,

@@ -17,6 +17,7 @@ default: Munin's resolution), so most results cost a dict lookup.
 from __future__ import annotations
 
 import asyncio
+import gc
 import random
 import secrets
 from collections.abc import Callable
@@ -81,16 +82,37 @@ class Subscriber:
             # and the retained set of a large fleet is far more; QoS 0 ones go out as they come, in
             # order, marker last. A connection that drops loses what was in flight: the resync on
             # reconnect brings the current state again.
+            direct(client, self._on_paho_message)
             await client.subscribe(f"{self.prefix}#", qos=0)
             await client.publish(self._marker, b"", qos=0)
             if self.cfg.resync:  # brokers that keep retained messages from `#` (RabbitMQ) need it
                 await client.publish(Topics(self.prefix, "").resync, b"", qos=0)
-            async for msg in client.messages:
-                self.handle(msg.topic.value, msg.payload, msg.retain)
-                if self.connection.stopping.is_set():
-                    return
+            stop = asyncio.ensure_future(self.connection.stopping.wait())
+            listen = asyncio.ensure_future(self._listen(client))
+            try:
+                done, _ = await asyncio.wait((stop, listen), return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for t in (stop, listen):
+                    t.cancel()
+            if listen in done:
+                listen.result()  # the connection ended: MqttError, and the Connection reconnects
         finally:
             self.client = None
+
+    async def _listen(self, client: aiomqtt.Client) -> None:
+        """Ends (with MqttError) when the connection does. Messages come through `direct`'s callback;
+        this loop only handles any that took aiomqtt's own way (none, unless aiomqtt changes)."""
+        async for msg in client.messages:
+            payload = msg.payload if isinstance(msg.payload, bytes) else str(msg.payload or "").encode()
+            self.handle(msg.topic.value, payload, msg.retain)
+
+    def _on_paho_message(self, client: Any, userdata: Any, msg: Any) -> None:
+        try:
+            topic = msg.topic
+        except UnicodeDecodeError:  # MQTT requires UTF-8 topics; a broker may pass others on
+            self.view.rejected += 1
+            return
+        self.handle(topic, msg.payload, bool(msg.retain))
 
     def handle(self, topic: str, payload: bytes, retained: bool) -> None:
         """One message; never raises (a bad message is counted and dropped)."""
@@ -185,6 +207,11 @@ class Subscriber:
         if self.synced.is_set():
             return
         self.synced.set()
+        # The fleet's view is now hundreds of thousands of long-lived objects (a CheckView per
+        # check): frozen, the collector stops walking them every full collection (181 ms pauses at
+        # 10,000 hosts x 20 checks; the cost of a few percent of a core).
+        gc.collect()
+        gc.freeze()
         log.info("console: retained state complete", hosts=len(self.view.hosts))
         settle = RESYNC_SETTLE if self.cfg.resync else 0.0
         asyncio.get_running_loop().call_later(settle, self._close_missing, self._open_seen)
@@ -199,6 +226,16 @@ class Subscriber:
         if client is None:
             raise ConnectionError("not connected to the broker")
         await client.publish(topic, payload, qos=1)
+
+
+def direct(client: aiomqtt.Client, on_message: Callable[[Any, Any, Any], None]) -> None:
+    """Take messages straight from paho's callback instead of aiomqtt's queue. aiomqtt wraps each
+    message (a Message, a validated Topic) and passes it through an asyncio.Queue: 46 us of CPU per
+    message here against 25 us direct, which at 10,000 hosts (4,300 messages/s) is 9 % of a core.
+    The callback runs on the loop (paho reads in aiomqtt's socket callbacks), one message at a time."""
+    paho = getattr(client, "_client", None)
+    if paho is not None:
+        paho.on_message = on_message
 
 
 def _doc(payload: bytes) -> Any:
