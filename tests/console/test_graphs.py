@@ -584,3 +584,17 @@ def test_colours_cycle_beyond_the_palette() -> None:
     root = parse(render(many, start, NOW, title="many", now=NOW))
     strokes = [p.get("stroke") for p in by_class(root, "avg", "path")]
     assert strokes[len(graphs.COLOURS)] == strokes[0] == graphs.COLOURS[0]
+
+
+def test_a_subnormal_span_is_drawn_flat_not_as_nan() -> None:
+    """Found by the fuzz test: values 0 and 5e-324 made the axis divide by a subnormal span."""
+    tiny = Rollup(0.0, 1.0, 1.0, ((Bucket(0.0, 0.0, 0.0, 5e-324, 1),),))
+    svg = render([Series("x", tiny)], 0.0, 1.0, title="t", now=NOW, unit_of_measure="KB", width=160)
+    assert "nan" not in svg
+    assert value_axis(0.0, 5e-324, unit("")).ticks
+
+
+def test_time_ticks_near_year_9999_stop_instead_of_raising() -> None:
+    end = dt.datetime(9999, 12, 31, tzinfo=dt.UTC).timestamp()
+    ticks = time_ticks(end - 400 * 86400, end, ZoneInfo("UTC"), 9)
+    assert all(ts <= end for ts, _ in ticks)

@@ -118,8 +118,11 @@ def value_axis(low: float, high: float, u: Unit, ticks: int = 5) -> ValueAxis:
     the unit shown: about `ticks` of them."""
     if low > high:
         low, high = high, low
-    if high - low <= max(abs(low), abs(high)) * 1e-9:  # one value, or a span floats cannot draw
+    # One value, or a span floats cannot draw: relatively tiny, or so small (subnormal) that
+    # dividing by it overflows.
+    if high - low <= max(abs(low), abs(high)) * 1e-9 or high - low < 1e-200:
         mid = low / 2 + high / 2
+        mid = mid if abs(mid) >= 1e-200 else 0.0
         pad = abs(mid) / 10 or 1.0
         low, high = (0.0 if mid == 0 else mid - pad), mid + pad
     divisor, symbol = prefix(u, max(abs(low), abs(high)))
@@ -186,7 +189,10 @@ graph has); at most `most` of them, or one more where a month is short. An
         back = dt.datetime.fromtimestamp(ts, zone).replace(tzinfo=None)
         if ts >= start and back == t and not (out and out[-1][0] >= ts):
             out.append((ts, _label(t, kind)))
-        t = _next(t, kind, n)
+        try:
+            t = _next(t, kind, n)
+        except (ValueError, OverflowError):  # past year 9999: the last tick is drawn
+            break
     return out
 
 

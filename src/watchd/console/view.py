@@ -14,6 +14,13 @@ from typing import Any
 
 _STATES = ("OK", "WARNING", "CRITICAL", "UNKNOWN")
 SEVERITY = {"CRITICAL": 3, "UNKNOWN": 2, "WARNING": 1, "OK": 0}
+# One string object per state and state type, not one per decoded message: 200,000 checks' worth.
+_CANON = {s: s for s in (*_STATES, "hard", "soft")}
+
+
+def _canon(text: str) -> str:
+    return _CANON.get(text, text)
+
 
 
 @dataclass(slots=True)
@@ -29,6 +36,7 @@ class CheckView:
     last_change: float | None
     last_hard_change: float | None
     received_at: float
+    sampled_at: float | None = None  # when the subscriber last kept this check's perfdata for graphs
 
     @property
     def problem(self) -> bool:
@@ -198,9 +206,9 @@ class FleetView:
         old = h.checks.get(check)
         new = CheckView(
             name=check,
-            state=doc["state"],
-            hard_state=doc["hard_state"],
-            state_type=_str(doc.get("state_type")) or "hard",
+            state=_canon(doc["state"]),
+            hard_state=_canon(doc["hard_state"]),
+            state_type=_canon(_str(doc.get("state_type")) or "hard"),
             attempt=doc["attempt"] if isinstance(doc.get("attempt"), int) else 1,
             summary=_str(doc.get("summary"))[:1000],
             flapping=doc.get("flapping") is True,
@@ -208,6 +216,7 @@ class FleetView:
             last_change=_time(doc.get("last_change")),
             last_hard_change=_time(doc.get("last_hard_change")),
             received_at=now,
+            sampled_at=old.sampled_at if old is not None else None,
         )
         h.checks[check] = new
         self.version += 1
