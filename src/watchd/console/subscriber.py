@@ -10,16 +10,18 @@ is complete. Once the hosts have also answered the resync (RESYNC_SETTLE later),
 still holds as open but no host retains any more were resolved while the console was away.
 
 Per message the work is small and proportional to what the view needs: a heartbeat is judged by its
-topic alone, and a result is decoded only when its check is due a graph sample (`sample_every`, 5 min by
-default: Munin's resolution), so most results cost a dict lookup.
+topic alone, and a result is decoded only when its check is due a graph sample (once per
+`sample_every`, 5 min by default: Munin's resolution), so most results cost two dict lookups.
 """
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import math
 import random
 import secrets
+import zlib
 from collections.abc import Callable
 from typing import Any
 
@@ -175,13 +177,13 @@ class Subscriber:
             return  # its status and states come first (retained); results before them are not kept
         h.last_seen = now
         cv = h.checks.get(check)
-        if cv is None or (cv.sampled_at is not None and now - cv.sampled_at < self._sample_every):
+        if cv is None or now < cv.next_sample:
             return
         doc = _doc(payload)
         if not isinstance(doc, dict) or doc.get("schema") != "watchd.result/v1":
             self.view.rejected += 1
             return
-        cv.sampled_at = now
+        cv.next_sample = next_slot(now, self._sample_every, f"{host}/{check}")
         perf = doc.get("perfdata")
         if not isinstance(perf, list):
             return
@@ -236,6 +238,17 @@ def _doc(payload: bytes) -> Any:
         return parse_json(payload)
     except ValueError:
         return {}  # not JSON: the view counts it as rejected (no schema)
+
+
+def next_slot(now: float, every: float, key: str) -> float:
+    """When the check `key` is sampled next: at the start of its next slot. Slots are `every` long,
+    each check's shifted by a phase of its own, so that a fleet's samples spread evenly over time; by
+    the time a check is sampled, all were sampled once in the minute after the console started, and
+    at fixed intervals they would all come due together again, every `every`."""
+    if every <= 0:
+        return now
+    phase = zlib.crc32(key.encode()) % 1_000_000 / 1_000_000 * every
+    return (math.floor((now + phase) / every) + 1) * every - phase
 
 
 def threshold(text: Any) -> float | None:

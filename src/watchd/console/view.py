@@ -36,7 +36,7 @@ class CheckView:
     last_change: float | None
     last_hard_change: float | None
     received_at: float
-    sampled_at: float | None = None  # when the subscriber last kept this check's perfdata for graphs
+    next_sample: float = 0.0  # when the subscriber keeps this check's perfdata for graphs again
 
     @property
     def problem(self) -> bool:
@@ -216,7 +216,7 @@ class FleetView:
             last_change=_time(doc.get("last_change")),
             last_hard_change=_time(doc.get("last_hard_change")),
             received_at=now,
-            sampled_at=old.sampled_at if old is not None else None,
+            next_sample=old.next_sample if old is not None else 0.0,
         )
         h.checks[check] = new
         self.version += 1
