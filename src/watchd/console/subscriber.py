@@ -84,7 +84,8 @@ class Subscriber:
             # and the retained set of a large fleet is far more; QoS 0 ones go out as they come, in
             # order, marker last. A connection that drops loses what was in flight: the resync on
             # reconnect brings the current state again.
-            direct(client, self._on_paho_message)
+            if not direct(client, self._on_paho_message):
+                log.warning("console: aiomqtt's internals changed; messages take its queue (slower)")
             await client.subscribe(f"{self.prefix}#", qos=0)
             await client.publish(self._marker, b"", qos=0)
             if self.cfg.resync:  # brokers that keep retained messages from `#` (RabbitMQ) need it
