@@ -431,14 +431,6 @@ def start_publishers(args: argparse.Namespace, port: int, hosts: Sequence[str]) 
 # -- the console --------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def write_config(directory: Path, broker_port: int, http_port: int, customers: int, protocol: str) -> Path:
     lines = [
         f"console: {{listen: 127.0.0.1:{http_port}, database: {json.dumps(str(directory / 'console.db'))}}}",
@@ -487,6 +479,8 @@ class Console:
 
 
 def start_console(args: argparse.Namespace, workdir: Path, broker_port: int, customers: int) -> Console:
+    from servers.mosquitto import free_port  # tests/ is on sys.path by now (run)
+
     http_port = free_port()
     config = write_config(workdir, broker_port, http_port, customers, args.console_protocol)
     if args.profile or args.gc_pauses:

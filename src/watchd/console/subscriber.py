@@ -243,9 +243,9 @@ def _doc(payload: bytes) -> Any:
 
 def next_slot(now: float, every: float, key: str) -> float:
     """When the check `key` is sampled next: at the start of its next slot. Slots are `every` long,
-    each check's shifted by a phase of its own, so that a fleet's samples spread evenly over time; by
-    the time a check is sampled, all were sampled once in the minute after the console started, and
-    at fixed intervals they would all come due together again, every `every`."""
+    each check's shifted by a phase of its own. Every check is first sampled in the minute after the
+    console starts; sampled again at fixed intervals from then, they would all come due together
+    every `every`, and with the phase a fleet's samples spread evenly over time."""
     if every <= 0:
         return now
     phase = zlib.crc32(key.encode()) % 1_000_000 / 1_000_000 * every

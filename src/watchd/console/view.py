@@ -22,7 +22,6 @@ def _canon(text: str) -> str:
     return _CANON.get(text, text)
 
 
-
 @dataclass(slots=True)
 class CheckView:
     name: str
